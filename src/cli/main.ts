@@ -1,0 +1,75 @@
+// The `anysip` command: start, parse, status.
+
+import { writeFileSync, rmSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { loadConfig } from '../config/index.js';
+import { AnysipError } from '../core/errors.js';
+import { Node } from '../node/node.js';
+import { runParse } from './parse.js';
+import { runStatus } from './status.js';
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command('anysip')
+    .description('active-active anycast SIP proxy')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('start')
+    .description('start a node (no --config: embedded single-node default on 127.0.0.1:5060 udp+tcp)')
+    .option('-c, --config <file>', 'YAML config file')
+    .option('--check', 'validate the config and exit')
+    .option('--pid-file <file>', 'write the process id here while running')
+    .action(async (opts: { config?: string; check?: boolean; pidFile?: string }) => {
+      const config = loadConfig(opts.config);
+      if (opts.check) {
+        process.stdout.write(`${opts.config ?? 'embedded default'}: ok\n`);
+        return;
+      }
+      const node = new Node(config);
+      await node.start();
+      if (opts.pidFile) writeFileSync(opts.pidFile, `${process.pid}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          node.log.info({ signal }, 'stopping');
+          node.stop().finally(() => {
+            if (opts.pidFile) rmSync(opts.pidFile, { force: true });
+            resolve();
+          });
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  program
+    .command('parse')
+    .description('parse a SIP message from FILE (or - for stdin) and print it as JSON')
+    .argument('<file>')
+    .action(async (file: string) => {
+      exitCode = await runParse(file, process.stdout, process.stderr);
+    });
+
+  program
+    .command('status')
+    .description("show this node's state, sockets, transactions and counters")
+    .option('-c, --config <file>', 'config file (to find the admin endpoint)')
+    .option('--admin <host:port>', 'admin endpoint (default from config, else 127.0.0.1:8060)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
+      exitCode = await runStatus(opts, process.stdout, process.stderr);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof AnysipError) {
+      process.stderr.write(`anysip: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  return exitCode;
+}

@@ -1,0 +1,51 @@
+// `anysip status`: asks the node's admin endpoint and prints what it says.
+
+import { loadConfig } from '../config/index.js';
+
+export interface StatusOptions {
+  config?: string;
+  admin?: string;
+  json?: boolean;
+}
+
+export async function runStatus(opts: StatusOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const endpoint = opts.admin ?? adminFromConfig(opts.config);
+  let body: Record<string, unknown>;
+  try {
+    const res = await fetch(`http://${endpoint}/status`, { signal: AbortSignal.timeout(3000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    body = (await res.json()) as Record<string, unknown>;
+  } catch (e) {
+    err.write(`anysip status: cannot reach the admin endpoint at ${endpoint}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (opts.json) {
+    out.write(JSON.stringify(body, null, 2) + '\n');
+    return 0;
+  }
+  out.write(formatStatus(body));
+  return 0;
+}
+
+function adminFromConfig(file: string | undefined): string {
+  const c = loadConfig(file);
+  const host = c.admin.address.includes(':') ? `[${c.admin.address}]` : c.admin.address;
+  return `${host}:${c.admin.port}`;
+}
+
+/** Human view: one line per fact, grouped like Kamailio's `kamcmd core.info` output. */
+export function formatStatus(s: Record<string, unknown>): string {
+  const lines: string[] = [];
+  const node = s.node as { id: number; name: string; state: string } | undefined;
+  if (node) lines.push(`node ${node.name} (id ${node.id}): ${node.state}, up ${String(s.uptime_seconds)}s`);
+  for (const sock of (s.sockets as Array<Record<string, unknown>> | undefined) ?? []) {
+    lines.push(`  listen ${String(sock.id)}: ${String(sock.transport)} ${String(sock.address)}:${String(sock.port)} (${String(sock.role)})`);
+  }
+  const tm = s.transactions as Record<string, number> | undefined;
+  if (tm) lines.push(`  transactions: ${tm.serverTransactions} server, ${tm.clientTransactions} client, ${tm.timers} timers`);
+  const reg = s.registrar as Record<string, number> | undefined;
+  if (reg) lines.push(`  registrar: ${reg.contacts} contacts for ${reg.aors} AORs`);
+  const counters = s.counters as Record<string, unknown> | undefined;
+  if (counters) for (const [k, v] of Object.entries(counters)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,233 @@
+// The zod schema of the YAML config: types, ranges and defaults per key.
+// Checks that span several keys (unique ids, references, orderings) live in
+// crossCheck() below so each can name the exact key at fault.
+
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import type { Config } from './types.js';
+
+/** A problem found while validating, before it is tied to a file. */
+export interface Problem {
+  path: (string | number)[];
+  message: string;
+}
+
+let processSecret: string | undefined;
+/**
+ * One random secret per process: every node of a single-process simulation
+ * shares it, which is what a real cluster gets by setting node.branch_secret.
+ */
+function processBranchSecret(): string {
+  processSecret ??= randomBytes(32).toString('hex');
+  return processSecret;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
+const TOKEN = /^[A-Za-z0-9.!%*_+`'~-]+$/; // RFC 3261 token, the grammar of option tags
+
+export const isIpLiteral = (s: string): boolean => isIP(s) !== 0;
+export const isHost = (s: string): boolean => isIpLiteral(s) || HOSTNAME.test(s);
+
+/**
+ * Basic sip:/sips: URI check: scheme, optional userinfo, a host, optional port,
+ * then params/headers. Not the full grammar (that is src/sip's job at run time),
+ * enough to catch typos at load time.
+ */
+export function checkSipUri(s: string): string | undefined {
+  const m = /^(sips?):(?:([^@\s]+)@)?(\[[^\]\s]+\]|[^:;?\s[\]@]+)(?::([^;?\s]*))?([;?]\S*)?$/i.exec(s);
+  if (!m) return 'not a sip: or sips: URI (expected sip:[user@]host[:port][;params])';
+  const host = m[3]!;
+  if (host.startsWith('[')) {
+    if (isIP(host.slice(1, -1)) !== 6) return `bad IPv6 host ${host}`;
+  } else if (!isHost(host)) {
+    return `bad host "${host}"`;
+  }
+  if (m[4] !== undefined) {
+    const port = /^\d{1,5}$/.test(m[4]) ? Number(m[4]) : NaN;
+    if (!(port >= 1 && port <= 65535)) return `bad port "${m[4]}" (1..65535)`;
+  }
+  return undefined;
+}
+
+const port = (min: number) => z.int().min(min).max(65535);
+const ms = z.int().min(1);
+const ipLiteral = z.string().refine(isIpLiteral, { message: 'must be an IPv4 or IPv6 address literal (no brackets, no hostname)' });
+const host = z.string().refine(isHost, { message: 'must be a hostname or an IP address literal' });
+const domain = z
+  .string()
+  .refine((s) => HOSTNAME.test(s) || isIpLiteral(s), { message: 'must be a domain name or an IP address literal' })
+  .transform((s) => s.toLowerCase());
+
+const nodeSchema = z
+  .strictObject({
+    id: z.int().min(1).max(65535),
+    name: z.string().min(1).optional(),
+    branch_secret: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  })
+  .transform((n) => ({
+    id: n.id,
+    name: n.name ?? `anysip-${n.id}`,
+    branch_secret: n.branch_secret ?? processBranchSecret(),
+  }));
+
+const listenSchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9_.:-]+$/, { message: 'must be letters, digits and _ . : - only' }).optional(),
+    transport: z.enum(['udp', 'tcp', 'ws']),
+    address: ipLiteral,
+    port: port(0),
+    role: z.enum(['anycast', 'unicast']).default('anycast'),
+    advertise: host.optional(),
+  })
+  .transform((l) => ({ ...l, id: l.id ?? `${l.transport}-${l.address}-${l.port}` }));
+
+const timersSchema = z.strictObject({
+  t1: ms.default(500),
+  t2: ms.default(4000),
+  t4: ms.default(5000),
+  // RFC 3261 16.6 wants > 3 minutes; shorter is allowed for tests and labs.
+  timer_c: ms.default(180_000),
+});
+
+const transportSchema = z.strictObject({
+  tcp_idle_timeout: z.int().min(1).default(120),
+  max_message_size: z.int().min(1024).max(16 * 1024 * 1024).default(65535),
+});
+
+const proxySchema = z.strictObject({
+  record_route: z.boolean().default(true),
+  max_forwards: z.int().min(1).max(255).default(70),
+  domains: z.array(domain).default([]),
+  proxy_require_supported: z.array(z.string().regex(TOKEN, { message: 'must be an option tag (a SIP token)' })).default([]),
+});
+
+const registrarSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  default_expires: z.int().min(1).default(3600),
+  min_expires: z.int().min(1).default(60),
+  max_expires: z.int().min(1).default(7200),
+  max_contacts: z.int().min(1).default(10),
+});
+
+const routeSchema = z.strictObject({
+  match: z
+    .strictObject({
+      domain: z
+        .string()
+        .refine((s) => s === '*' || HOSTNAME.test(s) || isIpLiteral(s), { message: 'must be a domain name, an IP address literal or "*"' })
+        .transform((s) => s.toLowerCase())
+        .optional(),
+      user_prefix: z.string().regex(/^\S+$/, { message: 'must be non-empty, without spaces' }).optional(),
+    })
+    .default({}),
+  targets: z
+    .array(
+      z.string().check((ctx) => {
+        const problem = checkSipUri(ctx.value);
+        if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+      }),
+    )
+    .min(1, { message: 'must list at least one target' }),
+  strategy: z.enum(['parallel', 'serial']).default('parallel'),
+  socket: z.string().optional(),
+});
+
+const adminSchema = z.strictObject({
+  address: ipLiteral.default('127.0.0.1'),
+  port: port(0).default(8060),
+  enabled: z.boolean().default(true),
+});
+
+const logSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+});
+
+// prefault({}) (not default) so an absent section still gets its inner defaults.
+export const configSchema = z.strictObject({
+  node: nodeSchema,
+  listen: z.array(listenSchema).min(1, { message: 'must list at least one socket' }),
+  timers: timersSchema.prefault({}),
+  transport: transportSchema.prefault({}),
+  proxy: proxySchema.prefault({}),
+  registrar: registrarSchema.prefault({}),
+  routes: z.array(routeSchema).default([]),
+  route_hook: z.string().min(1).optional(),
+  admin: adminSchema.prefault({}),
+  log: logSchema.prefault({}),
+});
+
+// Compile-time guard: the hand-written Config (readable in editors) and the
+// schema's output must not drift apart.
+type SchemaOutput = z.output<typeof configSchema>;
+const _sameShape: [SchemaOutput extends Config ? true : false, Config extends SchemaOutput ? true : false] = [true, true];
+void _sameShape;
+
+/** Checks across keys. Runs only on a config that passed the schema. */
+export function crossCheck(c: Config): Problem[] {
+  const out: Problem[] = [];
+
+  const ids = new Map<string, number>();
+  // tcp and ws share the kernel's TCP port space, so they collide with each other.
+  const binds = new Map<string, number>();
+  c.listen.forEach((l, i) => {
+    const prev = ids.get(l.id);
+    if (prev !== undefined) out.push({ path: ['listen', i, 'id'], message: `duplicate id "${l.id}" (also listen[${prev}])` });
+    else ids.set(l.id, i);
+    if (l.port === 0) return; // ephemeral ports never collide
+    const proto = l.transport === 'udp' ? 'udp' : 'tcp';
+    const key = `${proto} ${l.address} ${l.port}`;
+    const other = binds.get(key);
+    if (other !== undefined) {
+      out.push({ path: ['listen', i], message: `${l.transport} ${l.address}:${l.port} is already bound by listen[${other}]` });
+    } else binds.set(key, i);
+  });
+
+  if (c.admin.enabled && c.admin.port !== 0) {
+    const other = binds.get(`tcp ${c.admin.address} ${c.admin.port}`);
+    if (other !== undefined) out.push({ path: ['admin', 'port'], message: `${c.admin.address}:${c.admin.port} is also bound by listen[${other}]` });
+  }
+
+  if (c.timers.t1 > c.timers.t2) out.push({ path: ['timers', 't1'], message: `must be <= timers.t2 (${c.timers.t1} > ${c.timers.t2})` });
+
+  const r = c.registrar;
+  if (r.min_expires > r.default_expires) {
+    out.push({ path: ['registrar', 'min_expires'], message: `must be <= registrar.default_expires (${r.min_expires} > ${r.default_expires})` });
+  }
+  if (r.default_expires > r.max_expires) {
+    out.push({ path: ['registrar', 'default_expires'], message: `must be <= registrar.max_expires (${r.default_expires} > ${r.max_expires})` });
+  }
+
+  c.routes.forEach((route, i) => {
+    if (route.socket !== undefined && !ids.has(route.socket)) {
+      const known = [...ids.keys()].map((k) => `"${k}"`).join(', ');
+      out.push({ path: ['routes', i, 'socket'], message: `no listen socket with id "${route.socket}" (known: ${known})` });
+    }
+  });
+  return out;
+}
+
+type ZodDef = { type: string; shape?: Record<string, unknown>; element?: unknown; innerType?: unknown; in?: unknown };
+
+/** Strips defaults, optionals and transform pipes down to the object or array beneath. */
+function unwrap(s: unknown): ZodDef | undefined {
+  for (let def = (s as { _zod?: { def?: ZodDef } })?._zod?.def; def; ) {
+    if (def.type === 'object' || def.type === 'array') return def;
+    const inner = def.innerType ?? def.in;
+    def = (inner as { _zod?: { def?: ZodDef } } | undefined)?._zod?.def;
+  }
+  return undefined;
+}
+
+/** The keys the mapping at `path` accepts, for "did you mean" hints. */
+export function knownKeysAt(path: readonly (string | number)[]): string[] {
+  let s: unknown = configSchema;
+  for (const seg of path) {
+    const def = unwrap(s);
+    if (typeof seg === 'number') s = def?.type === 'array' ? def.element : undefined;
+    else s = def?.type === 'object' ? def.shape?.[seg] : undefined;
+    if (!s) return [];
+  }
+  const def = unwrap(s);
+  return def?.type === 'object' ? Object.keys(def.shape ?? {}) : [];
+}

@@ -1,0 +1,88 @@
+// First stop for every received message: parse, validate, and either hand it
+// to the transaction layer or answer/drop it with a reason. Nothing thrown by
+// bad input gets past this function.
+
+import type { Logger } from '../core/log.js';
+import { SipParseError } from '../core/errors.js';
+import type { SipMessage } from '../sip/message.js';
+import { parseMessage } from '../sip/parser.js';
+import { buildResponse } from '../sip/response.js';
+import { validateRequest, validateResponse } from '../sip/validate.js';
+import { responseDestination } from '../tm/response-route.js';
+import type { Envelope, Sender } from '../transport/types.js';
+import { stampTopVia } from './via-stamp.js';
+
+export interface IngressCounters {
+  requestIn(method: string): void;
+  responseIn(code: number): void;
+  responseOut(code: number): void;
+  parseError(): void;
+  drop(reason: string): void;
+}
+
+export interface IngressDeps {
+  sender: Sender;
+  counters: IngressCounters;
+  log: Logger;
+  /** The next stage: the anycast gate, or the transaction layer directly on a single node. */
+  next: (msg: SipMessage, env: Envelope) => void;
+}
+
+export class Ingress {
+  constructor(private readonly d: IngressDeps) {}
+
+  receive(data: Buffer, env: Envelope): void {
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(data, { stream: env.transport !== 'udp' });
+    } catch (err) {
+      this.d.counters.parseError();
+      const partial = err instanceof SipParseError ? err.partial : undefined;
+      if (partial?.isRequest) this.rejectRequest(partial, env, (err as SipParseError).status, (err as SipParseError).message);
+      else this.d.log.debug({ err, remote: env.remote }, 'unparseable message dropped');
+      return;
+    }
+    try {
+      const problem = msg.isRequest ? validateRequest(msg) : validateResponse(msg);
+      if (problem) {
+        this.d.counters.parseError();
+        if (msg.isRequest) this.rejectRequest(msg, env, problem.status, problem.reason);
+        else this.d.counters.drop('bad_response');
+        return;
+      }
+      if (msg.isRequest) {
+        this.d.counters.requestIn(msg.method);
+        if (env.hops === 0) stampTopVia(msg, env);
+      } else {
+        this.d.counters.responseIn(msg.status);
+      }
+      this.d.next(msg, env);
+    } catch (err) {
+      // Lazily parsed headers can fail deep in the stack: answer if we can, never crash.
+      if (err instanceof SipParseError && msg.isRequest) {
+        this.d.counters.parseError();
+        this.rejectRequest(msg, env, err.status, err.message);
+        return;
+      }
+      this.d.counters.drop('internal_error');
+      this.d.log.error({ err }, 'message processing failed');
+    }
+  }
+
+  /** Stateless error answer (RFC 3261 16.3 / RFC 4475 3.3). ACKs are never answered. */
+  private rejectRequest(req: SipMessage, env: Envelope, status: number, reason: string): void {
+    if (req.method === 'ACK') {
+      this.d.counters.drop('bad_ack');
+      return;
+    }
+    try {
+      const res = buildResponse(req, status, { reason });
+      this.d.sender.send(res.serialize(), responseDestination(req.topVia, env));
+      this.d.counters.responseOut(status);
+    } catch (err) {
+      // Not even a usable Via / From / To to answer to.
+      this.d.counters.drop('unanswerable');
+      this.d.log.debug({ err, remote: env.remote }, 'bad request could not be answered');
+    }
+  }
+}

@@ -1,0 +1,180 @@
+// One stateful proxy context per server transaction (RFC 3261 16): the
+// branches it forked, the best final response so far, and CANCEL state.
+// Targets come in groups: a group is tried in parallel, groups in series
+// (q-value ordering of registered contacts, or a serial route).
+
+import type { SipMessage } from '../sip/message.js';
+import { buildResponse } from '../sip/response.js';
+import type { ClientHandler, ClientTransaction, ServerTransaction } from '../tm/types.js';
+import type { Destination, Envelope } from '../transport/types.js';
+import { isBetter } from './best-response.js';
+
+export interface Target {
+  /** New Request-URI (undefined: keep the request's own, as when following a Route). */
+  uri?: string;
+  /** Route values to put in front of the request's own (registrar Path, RFC 3327). */
+  routes?: string[];
+  /** Send from this listen socket. */
+  socketId?: string;
+  /** Send to this exact destination (a contact registered over TCP/WS: its connection). */
+  destination?: Destination;
+}
+
+/** What a context needs from the proxy around it. */
+export interface ContextHost {
+  /** Fork one branch. Rejects when it could not even be sent (bad target, no resolution): that branch counts as a 503. */
+  forward(ctx: ProxyContext, target: Target): Promise<ClientTransaction>;
+  /** Send a response upstream through the server transaction. */
+  reply(server: ServerTransaction, res: SipMessage): void;
+}
+
+export class ProxyContext implements ClientHandler {
+  private readonly groups: Target[][] = [];
+  private groupIndex = -1;
+  private readonly branches: ClientTransaction[] = [];
+  private pending = 0;
+  private bestStatus: number | undefined;
+  private best: SipMessage | undefined;
+  private bestIsLocal = false;
+  private readonly challenges: Array<[string, string]> = [];
+  finalSent = false;
+  cancelled = false;
+
+  constructor(
+    readonly server: ServerTransaction,
+    private readonly host: ContextHost,
+  ) {
+    server.user = this;
+  }
+
+  /** Start forking. Groups run one after another until one yields a 2xx or 6xx. */
+  start(groups: Target[][]): void {
+    this.groups.push(...groups.filter((g) => g.length > 0));
+    this.nextGroup();
+  }
+
+  /** CANCEL from upstream (16.10): cancel every pending branch; the 487s come back through onResponse. */
+  cancel(): void {
+    if (this.finalSent) return;
+    this.cancelled = true;
+    this.cancelPending();
+    if (this.pending === 0) this.sendBest();
+  }
+
+  onResponse(ct: ClientTransaction, res: SipMessage, _env: Envelope | undefined): void {
+    const status = res.status;
+    if (status < 200) {
+      if (status !== 100 && !this.finalSent) this.forwardUp(res);
+      return;
+    }
+    if (status < 300) {
+      // Every 2xx goes upstream, also late ones from other forks and retransmissions (RFC 6026).
+      this.finalSent = true;
+      this.forwardUp(res);
+      this.branchDone(ct);
+      this.cancelPending();
+      return;
+    }
+    if (!this.branchDone(ct)) return; // retransmitted final: tm absorbs, but be safe
+    if (status === 401 || status === 407) this.collectChallenges(res);
+    if (isBetter(status, this.bestStatus)) {
+      this.bestStatus = status;
+      this.best = res;
+      this.bestIsLocal = false;
+    }
+    if (status >= 600) this.cancelPending();
+    if (this.pending === 0 && !this.finalSent) {
+      if (this.cancelled || (this.bestStatus ?? 0) >= 600 || !this.nextGroup()) this.sendBest();
+    }
+  }
+
+  /** A branch that never got on the wire counts as a 503 from it. */
+  branchFailed(reason: string): void {
+    this.pending--;
+    if (isBetter(503, this.bestStatus)) {
+      this.bestStatus = 503;
+      this.best = buildResponse(this.server.request, 503, { reason });
+      this.bestIsLocal = true;
+    }
+    if (this.pending === 0 && !this.finalSent && (this.cancelled || !this.nextGroup())) this.sendBest();
+  }
+
+  get pendingBranches(): number {
+    return this.pending;
+  }
+
+  private nextGroup(): boolean {
+    if (this.cancelled) return false;
+    const group = this.groups[++this.groupIndex];
+    if (!group) return false;
+    this.pending += group.length;
+    for (const target of group) {
+      this.host.forward(this, target).then(
+        (ct) => {
+          this.branches.push(ct);
+          ct.user = 'pending';
+          if (this.cancelled || this.finalSent) ct.cancel();
+        },
+        (err: Error) => this.branchFailed(err.message),
+      );
+    }
+    return true;
+  }
+
+  /** Mark a branch final. False when it was already final. */
+  private branchDone(ct: ClientTransaction): boolean {
+    if (ct.user !== 'pending') return false;
+    ct.user = 'done';
+    this.pending--;
+    return true;
+  }
+
+  private cancelPending(): void {
+    for (const ct of this.branches) if (ct.user === 'pending') ct.cancel();
+  }
+
+  private sendBest(): void {
+    if (this.finalSent) return;
+    this.finalSent = true;
+    const req = this.server.request;
+    let res = this.best;
+    // A cancelled request whose branches only timed out (or never started) still ends in 487 upstream.
+    if (this.cancelled && (res === undefined || res.status === 408)) {
+      this.host.reply(this.server, buildResponse(req, 487, { reason: 'Request Terminated' }));
+      return;
+    }
+    if (!res) {
+      this.host.reply(this.server, buildResponse(req, 500, { reason: 'No Branch Answered' }));
+      return;
+    }
+    if (res.status === 503) res = relabel(res, 500); // 16.7 step 6: a 503 must not make upstream think we are overloaded
+    if (this.bestIsLocal) {
+      // Built from the upstream request: it carries no Via of ours to strip.
+      this.host.reply(this.server, res);
+      return;
+    }
+    if ((res.status === 401 || res.status === 407) && this.challenges.length) {
+      res.remove('www-authenticate');
+      res.remove('proxy-authenticate');
+      for (const [name, value] of this.challenges) res.append(name, value);
+    }
+    this.forwardUp(res);
+  }
+
+  private collectChallenges(res: SipMessage): void {
+    for (const f of res.fields('www-authenticate')) this.challenges.push(['WWW-Authenticate', f.value]);
+    for (const f of res.fields('proxy-authenticate')) this.challenges.push(['Proxy-Authenticate', f.value]);
+  }
+
+  /** Strip our Via and send through the server transaction. */
+  private forwardUp(res: SipMessage): void {
+    res.shift('via');
+    this.host.reply(this.server, res);
+  }
+}
+
+function relabel(res: SipMessage, status: number): SipMessage {
+  res.status = status;
+  res.reason = status === 500 ? 'Server Internal Error' : res.reason;
+  return res;
+}

@@ -1,0 +1,56 @@
+// "Is this URI us?" — the question behind loose routing (RFC 3261 16.4),
+// strict-router repair, and whether a Request-URI is for a domain we serve.
+
+import type { SipUri } from '../sip/types.js';
+import type { SocketSpec } from '../transport/types.js';
+
+export class LocalAddresses {
+  /** host (lowercase, IPv6 without brackets) -> ports we listen on there */
+  private readonly hostPorts = new Map<string, Set<number>>();
+  private readonly domains: Set<string>;
+  private readonly anyDomain: boolean;
+
+  constructor(sockets: SocketSpec[], domains: string[]) {
+    for (const s of sockets) {
+      for (const host of [s.address, s.advertise]) {
+        if (!host) continue;
+        const key = normalizeHost(host);
+        let ports = this.hostPorts.get(key);
+        if (!ports) this.hostPorts.set(key, (ports = new Set()));
+        ports.add(s.port);
+      }
+    }
+    this.domains = new Set(domains.map((d) => d.toLowerCase()));
+    this.anyDomain = domains.length === 0;
+  }
+
+  /** The URI names one of our sockets (host and port): a Route or Request-URI pointing at this proxy. */
+  isMe(uri: SipUri): boolean {
+    const ports = this.hostPorts.get(normalizeHost(uri.host));
+    if (!ports) return false;
+    const port = uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060);
+    return ports.has(port);
+  }
+
+  /**
+   * The URI's domain is one we are responsible for (registrar, local users).
+   * With no domains configured every host name is ours, but an IP literal is
+   * ours only when it is one of our own addresses: a request for another IP is relayed.
+   */
+  isLocalDomain(uri: SipUri): boolean {
+    const host = normalizeHost(uri.host);
+    if (this.hostPorts.has(host)) return true;
+    if (this.anyDomain) return !isIpLiteral(host);
+    return this.domains.has(host);
+  }
+}
+
+export function normalizeHost(host: string): string {
+  const h = host.toLowerCase();
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+export function isIpLiteral(host: string): boolean {
+  const h = normalizeHost(host);
+  return h.includes(':') || /^\d{1,3}(\.\d{1,3}){3}$/.test(h);
+}

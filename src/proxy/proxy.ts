@@ -1,0 +1,346 @@
+// The stateful proxy core (RFC 3261 section 16): the transaction user that
+// decides, for every request, whether to answer it, register it, or fork it.
+
+import type { Logger } from '../core/log.js';
+import { SipParseError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import { parseMaxForwards, parseNameAddr } from '../sip/headers.js';
+import type { SipMessage } from '../sip/message.js';
+import { buildResponse } from '../sip/response.js';
+import { parseUri } from '../sip/uri.js';
+import type { SipUri } from '../sip/types.js';
+import type { Registrar } from '../registrar/registrar.js';
+import { aorOf } from '../registrar/aor.js';
+import type { Binding } from '../registrar/store.js';
+import type { ClientTransaction, ServerTransaction, TransactionUser } from '../tm/types.js';
+import type { Destination, Envelope, Sender, SocketSpec } from '../transport/types.js';
+import { type ContextHost, ProxyContext, type Target } from './context.js';
+import { type LocalAddresses, normalizeHost } from './local-address.js';
+import { preprocessRoute } from './loose-route.js';
+import { recordRoutes } from './record-route.js';
+import { resolveLiteral, resolveUri, uriTransport } from './resolve.js';
+import { checkDecision, type RouteHook, routeRequest } from './route-hook.js';
+import { matchRoute, type RouteEntry } from './route-table.js';
+
+/** The part of the transaction layer the proxy drives. */
+export interface TransactionApi {
+  request(req: SipMessage, dest: Destination, handler: ProxyContext): ClientTransaction;
+  sendStateless(req: SipMessage, dest: Destination): void;
+  sendResponseStateless(res: SipMessage): void;
+  ownsBranch(branch: string): boolean;
+}
+
+/** Counters the proxy reports; the node wires them to src/admin metrics. */
+export interface ProxyCounters {
+  requestOut(method: string): void;
+  responseOut(code: number): void;
+  drop(reason: string): void;
+}
+
+export interface ProxySettings {
+  record_route: boolean;
+  max_forwards: number;
+  proxy_require_supported: string[];
+}
+
+export interface ProxyDeps {
+  tm: TransactionApi;
+  sender: Sender;
+  sockets: () => SocketSpec[];
+  local: LocalAddresses;
+  registrar?: Registrar;
+  routes: readonly RouteEntry[];
+  hook?: RouteHook;
+  settings: ProxySettings;
+  clock: Clock;
+  counters: ProxyCounters;
+  log: Logger;
+}
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH';
+
+export class Proxy implements TransactionUser, ContextHost {
+  constructor(private readonly d: ProxyDeps) {}
+
+  // ---- TransactionUser ----------------------------------------------------
+
+  onRequest(req: SipMessage, env: Envelope, server: ServerTransaction | undefined): void {
+    if (!server) {
+      this.forwardAck(req, env);
+      return;
+    }
+    const ctx = new ProxyContext(server, this);
+    try {
+      if (this.rejectedByChecks(req, server)) return;
+    } catch (err) {
+      this.fail(server, err);
+      return;
+    }
+    // 16.2: tell the caller we are on it before routing, which may wait for a hook or DNS.
+    if (req.method === 'INVITE') this.reply(server, buildResponse(req, 100));
+    this.route(req, env, ctx).catch((err: unknown) => this.fail(server, err));
+  }
+
+  onCancel(cancelTxn: ServerTransaction, invite: ServerTransaction | undefined): void {
+    const ctx = invite?.user;
+    if (!invite || !(ctx instanceof ProxyContext) || ctx.finalSent) {
+      // 16.10: no matching transaction (or already answered): nothing to cancel here.
+      this.reply(cancelTxn, buildResponse(cancelTxn.request, 481, { reason: 'Call/Transaction Does Not Exist' }));
+      return;
+    }
+    this.reply(cancelTxn, buildResponse(cancelTxn.request, 200));
+    ctx.cancel();
+  }
+
+  onStrayResponse(res: SipMessage, _env: Envelope): void {
+    // A response to something we forwarded statelessly, or a late 2xx: relay it if the top Via is ours.
+    const branch = res.topVia.branch;
+    if (branch === undefined || !this.d.tm.ownsBranch(branch) || res.vias.length < 2) {
+      this.d.counters.drop('stray_response');
+      return;
+    }
+    res.shift('via');
+    this.d.tm.sendResponseStateless(res);
+    this.d.counters.responseOut(res.status);
+  }
+
+  // ---- ContextHost ----------------------------------------------------------
+
+  reply(server: ServerTransaction, res: SipMessage): void {
+    // Any final answer closes the context, so a late CANCEL gets 481 rather than a second final.
+    if (res.status >= 200 && server.user instanceof ProxyContext) server.user.finalSent = true;
+    server.respond(res);
+    this.d.counters.responseOut(res.status);
+  }
+
+  async forward(ctx: ProxyContext, target: Target): Promise<ClientTransaction> {
+    const inbound = ctx.server.request;
+    const req = inbound.clone();
+    if (target.uri !== undefined) req.uri = target.uri;
+    if (target.routes?.length) {
+      const existing = req.getAll('route');
+      req.remove('route');
+      for (const r of [...target.routes, ...existing]) req.append('Route', r);
+    }
+    decrementMaxForwards(req, this.d.settings.max_forwards);
+    const dest = target.destination ?? (await this.nextHop(req, target.socketId ?? this.sameSideSocket(req, ctx.server.envelope)));
+    if (this.d.settings.record_route && isDialogInitiating(inbound)) {
+      const inSock = this.socketById(ctx.server.envelope.socketId);
+      const outSock = this.d.sender.socketFor(dest);
+      for (const rr of recordRoutes(inSock ?? outSock, outSock).reverse()) req.prepend('Record-Route', rr);
+    }
+    const ct = this.d.tm.request(req, dest, ctx);
+    this.d.counters.requestOut(req.method);
+    return ct;
+  }
+
+  // ---- request routing ------------------------------------------------------
+
+  /** The cheap checks of 16.3 that answer at once (Kamailio's sanity + maxfwd). True when answered. */
+  private rejectedByChecks(req: SipMessage, server: ServerTransaction): boolean {
+    // 16.3 step 3: Max-Forwards. OPTIONS with 0 is answered by us (RFC 3261 11 / 16.3).
+    const mf = req.get('max-forwards');
+    if (mf !== undefined && parseMaxForwards(mf) === 0) {
+      if (req.method === 'OPTIONS') this.answerOptions(server);
+      else this.reply(server, buildResponse(req, 483, { reason: 'Too Many Hops' }));
+      return true;
+    }
+    // 16.3 step 5: Proxy-Require.
+    const unsupported = req
+      .getAll('proxy-require')
+      .filter((tag) => !this.d.settings.proxy_require_supported.includes(tag.toLowerCase()));
+    if (unsupported.length) {
+      this.reply(server, buildResponse(req, 420, { reason: 'Bad Extension', headers: [['Unsupported', unsupported.join(', ')]] }));
+      return true;
+    }
+    return false;
+  }
+
+  private async route(req: SipMessage, env: Envelope, ctx: ProxyContext): Promise<void> {
+    const server = ctx.server;
+    const { routedToUs } = preprocessRoute(req, this.d.local);
+    const ruri = parseUri(req.uri);
+
+    // A Route remains: follow it (in-dialog requests, pre-loaded routes).
+    if (req.has('route')) return ctx.start([[{}]]);
+
+    const inDialog = req.toTag !== undefined;
+    if (this.d.local.isMe(ruri) && !ruri.user) {
+      if (req.method === 'OPTIONS') return this.answerOptions(server);
+      if (inDialog || routedToUs) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
+    }
+    if (inDialog || routedToUs) {
+      // The Request-URI is the remote target: send it there.
+      if (this.d.local.isMe(ruri)) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
+      return ctx.start([[{}]]);
+    }
+
+    if (req.method === 'REGISTER' && this.d.registrar && this.d.local.isLocalDomain(ruri)) {
+      const { response } = this.d.registrar.handle(req, env, this.d.clock.now());
+      return this.reply(server, response);
+    }
+
+    if (this.d.hook) {
+      const decision = checkDecision(await this.d.hook(routeRequest(req, env)));
+      if (decision) {
+        if ('status' in decision) return this.reply(server, buildResponse(req, decision.status, { reason: decision.reason }));
+        const targets = decision.targets.map((uri) => ({ uri, socketId: decision.socket }));
+        return this.startUnlessCancelled(ctx, decision.strategy === 'serial' ? targets.map((t) => [t]) : [targets]);
+      }
+    }
+
+    const local = this.d.local.isLocalDomain(ruri);
+    if (local && this.d.registrar && ruri.user !== undefined) {
+      const groups = this.contactGroups(ruri);
+      if (groups.length) return this.startUnlessCancelled(ctx, groups);
+    }
+
+    const route = matchRoute(this.d.routes, ruri);
+    if (route) {
+      const targets = route.targets.map((uri) => ({ uri, socketId: route.socket }));
+      return this.startUnlessCancelled(ctx, route.strategy === 'serial' ? targets.map((t) => [t]) : [targets]);
+    }
+
+    if (!local) return this.startUnlessCancelled(ctx, [[{}]]); // relay to the Request-URI's host
+    if (this.d.registrar) return this.reply(server, buildResponse(req, 404, { reason: 'Not Found' }));
+    return this.reply(server, buildResponse(req, 503, { reason: 'No Route' }));
+  }
+
+  /** Registered contacts, highest q first; equal q forks in parallel, lower q only after (RFC 3261 16.6). */
+  private contactGroups(ruri: SipUri): Target[][] {
+    const bindings = this.d.registrar!.lookup(aorOf(ruri), this.d.clock.now());
+    const groups: Target[][] = [];
+    let lastQ = Number.NaN;
+    for (const b of bindings) {
+      const target: Target = {
+        uri: b.contact,
+        routes: b.path.length ? b.path : undefined,
+        destination: b.path.length ? undefined : registeredConnection(b),
+      };
+      if (b.q !== lastQ) groups.push([]);
+      groups[groups.length - 1]!.push(target);
+      lastQ = b.q;
+    }
+    return groups;
+  }
+
+  private startUnlessCancelled(ctx: ProxyContext, groups: Target[][]): void {
+    // A CANCEL may have been answered while a route hook or DNS was pending.
+    if (ctx.cancelled) return;
+    ctx.start(groups);
+  }
+
+  /** Where a request goes next: its top Route, else its Request-URI (16.6 steps 6-7). */
+  private async nextHop(req: SipMessage, socketId: string | undefined): Promise<Destination> {
+    const routes = req.getAll('route');
+    let uri: SipUri;
+    if (routes.length) {
+      const top = parseNameAddr(routes[0]!);
+      if (!top.uri.params.has('lr')) {
+        // Strict router next: it wants its URI in the Request-URI and ours at the end of the route.
+        req.remove('route');
+        for (const r of routes.slice(1)) req.append('Route', r);
+        req.append('Route', `<${req.uri}>`);
+        req.uri = top.uriText;
+      }
+      uri = top.uri;
+    } else {
+      uri = parseUri(req.uri);
+    }
+    return resolveLiteral(uri, socketId) ?? (await resolveUri(uri, socketId));
+  }
+
+  /** Stay on the socket the request came in on when the next hop uses the same transport. */
+  private sameSideSocket(req: SipMessage, env: Envelope): string | undefined {
+    try {
+      const routes = req.getAll('route');
+      const uri = routes.length ? parseNameAddr(routes[0]!).uri : parseUri(req.uri);
+      return uriTransport(uri) === env.transport ? env.socketId : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private socketById(id: string): SocketSpec | undefined {
+    return this.d.sockets().find((s) => s.id === id);
+  }
+
+  /** ACK that matched no transaction: a 2xx ACK going end to end. Forward statelessly along its route. */
+  private forwardAck(req: SipMessage, env: Envelope): void {
+    try {
+      const mf = req.get('max-forwards');
+      if (mf !== undefined && parseMaxForwards(mf) === 0) return this.d.counters.drop('ack_max_forwards');
+      preprocessRoute(req, this.d.local);
+      if (!req.has('route') && this.d.local.isMe(parseUri(req.uri))) return this.d.counters.drop('ack_for_us');
+      decrementMaxForwards(req, this.d.settings.max_forwards);
+      this.nextHop(req, this.sameSideSocket(req, env)).then(
+        (dest) => {
+          this.d.tm.sendStateless(req, dest);
+          this.d.counters.requestOut('ACK');
+        },
+        () => this.d.counters.drop('ack_unroutable'),
+      );
+    } catch (err) {
+      this.d.log.debug({ err }, 'cannot route ACK');
+      this.d.counters.drop('ack_unroutable');
+    }
+  }
+
+  private answerOptions(server: ServerTransaction): void {
+    this.reply(
+      server,
+      buildResponse(server.request, 200, {
+        headers: [
+          ['Allow', ALLOW],
+          ['Accept', 'application/sdp'],
+          ['Supported', 'path'],
+        ],
+      }),
+    );
+  }
+
+  /** Any failure while routing becomes a SIP answer, never an escaped exception. */
+  private fail(server: ServerTransaction, err: unknown): void {
+    const ctx = server.user instanceof ProxyContext ? server.user : undefined;
+    if (ctx?.finalSent || (server.lastResponse && server.lastResponse.status >= 200)) return;
+    if (err instanceof SipParseError) {
+      this.reply(server, buildResponse(server.request, err.status, { reason: err.message }));
+      return;
+    }
+    this.d.log.warn({ err }, 'routing failed');
+    const reason = err instanceof Error && 'code' in err ? err.message : 'Routing Failed';
+    this.reply(server, buildResponse(server.request, 500, { reason: safeReason(reason) }));
+  }
+}
+
+/**
+ * A phone on WebSocket is reached only over the connection it registered on
+ * (its Contact host is usually *.invalid); on TCP, when its Contact is the
+ * very address it connected from. Otherwise the Contact is dialled as usual.
+ */
+function registeredConnection(b: Binding): Destination | undefined {
+  const src = b.source;
+  if (src.transport === 'ws') return { ...src };
+  if (src.transport === 'tcp' && normalizeHost(b.uri.host) === src.address && (b.uri.port ?? 5060) === src.port) {
+    return { ...src };
+  }
+  return undefined;
+}
+
+function decrementMaxForwards(req: SipMessage, initial: number): void {
+  const mf = req.get('max-forwards');
+  req.set('Max-Forwards', String(mf === undefined ? initial : parseMaxForwards(mf) - 1));
+}
+
+/** Requests that create a dialog or may: Record-Route them (REGISTER never). */
+function isDialogInitiating(req: SipMessage): boolean {
+  if (req.toTag !== undefined) return false;
+  const m = req.method;
+  return m !== 'REGISTER' && m !== 'CANCEL' && m !== 'ACK';
+}
+
+/** A reason phrase must be one line of text. */
+function safeReason(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').slice(0, 120);
+}
+

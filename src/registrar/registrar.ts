@@ -1,0 +1,154 @@
+// REGISTER processing per RFC 3261 10.3, with Path (RFC 3327).
+// Authentication is not done here yet (see README).
+
+import { SipParseError } from '../core/errors.js';
+import { parseNameAddr } from '../sip/headers.js';
+import type { SipMessage } from '../sip/message.js';
+import { buildResponse } from '../sip/response.js';
+import { uriEquals } from '../sip/uri.js';
+import type { NameAddr } from '../sip/types.js';
+import type { Destination, Envelope } from '../transport/types.js';
+import { aorOf } from './aor.js';
+import { type Binding, LocationStore } from './store.js';
+
+export interface RegistrarSettings {
+  default_expires: number;
+  min_expires: number;
+  max_expires: number;
+  max_contacts: number;
+}
+
+/** Outcome of a REGISTER, for metrics and logs. */
+export type RegisterOutcome = 'registered' | 'unregistered' | 'queried' | 'rejected';
+
+export class Registrar {
+  readonly store = new LocationStore();
+
+  constructor(private readonly settings: RegistrarSettings) {}
+
+  /** Build the response to a REGISTER whose Request-URI is a domain we serve. */
+  handle(req: SipMessage, env: Envelope, now: number): { response: SipMessage; outcome: RegisterOutcome } {
+    try {
+      return this.process(req, env, now);
+    } catch (err) {
+      if (err instanceof SipParseError) {
+        return { response: buildResponse(req, 400, { reason: err.message }), outcome: 'rejected' };
+      }
+      throw err;
+    }
+  }
+
+  lookup(aor: string, now: number): Binding[] {
+    return this.store.lookup(aor, now);
+  }
+
+  private process(req: SipMessage, env: Envelope, now: number) {
+    const aor = aorOf(req.to.uri);
+    const callId = req.callId;
+    const cseq = req.cseq.seq;
+    const contacts = req.getAll('contact').map(parseNameAddr);
+    const expiresHeader = req.get('expires');
+    const headerExpires = expiresHeader === undefined ? undefined : parseDelta(expiresHeader, 'Expires');
+
+    const reject = (status: number, reason: string, headers?: Array<[string, string]>) => ({
+      response: buildResponse(req, status, { reason, headers }),
+      outcome: 'rejected' as const,
+    });
+
+    if (contacts.length === 0) return { response: this.ok(req, aor, now), outcome: 'queried' as const };
+
+    // Wildcard: "Contact: *" with "Expires: 0" removes every binding of the AOR (10.3 step 6).
+    if (contacts.some((c) => c.star)) {
+      if (contacts.length !== 1 || headerExpires !== 0) {
+        return reject(400, 'Wildcard Contact requires Expires 0 and no other Contact');
+      }
+      const current = this.store.lookup(aor, now);
+      if (current.some((b) => b.callId === callId && b.cseq >= cseq)) return reject(500, 'Out of order REGISTER');
+      this.store.replace(aor, []);
+      return { response: this.ok(req, aor, now), outcome: 'unregistered' as const };
+    }
+
+    const bindings = this.store.lookup(aor, now);
+    const path = req.getAll('path');
+    const source: Destination = {
+      transport: env.transport,
+      address: env.remote.address,
+      port: env.remote.port,
+      socketId: env.socketId,
+      connectionId: env.connectionId,
+    };
+    let added = false;
+    let removed = false;
+    for (const c of contacts) {
+      const expires = this.expiresFor(c, headerExpires);
+      if (expires > 0 && expires < this.settings.min_expires) {
+        return reject(423, 'Interval Too Brief', [['Min-Expires', String(this.settings.min_expires)]]);
+      }
+      const at = bindings.findIndex((b) => uriEquals(b.uri, c.uri));
+      if (at >= 0) {
+        const old = bindings[at]!;
+        if (old.callId === callId && old.cseq >= cseq) return reject(500, 'Out of order REGISTER');
+        if (expires === 0) {
+          bindings.splice(at, 1);
+          removed = true;
+          continue;
+        }
+      } else if (expires === 0) {
+        continue;
+      }
+      const qText = c.params.get('q') ?? '';
+      const binding: Binding = {
+        contact: c.uriText,
+        uri: c.uri,
+        q: qText === '' ? 1 : parseQ(qText),
+        qText,
+        expiresAt: now + Math.min(expires, this.settings.max_expires) * 1000,
+        callId,
+        cseq,
+        path,
+        source,
+        userAgent: req.get('user-agent'),
+      };
+      if (at >= 0) bindings[at] = binding;
+      else {
+        bindings.push(binding);
+        added = true;
+      }
+    }
+    if (bindings.length > this.settings.max_contacts) return reject(503, 'Too Many Registered Contacts');
+    this.store.replace(aor, bindings);
+    const outcome = added || !removed ? 'registered' : 'unregistered';
+    return { response: this.ok(req, aor, now), outcome: outcome as RegisterOutcome };
+  }
+
+  private expiresFor(c: NameAddr, headerExpires: number | undefined): number {
+    const p = c.params.get('expires');
+    if (p !== undefined && p !== null) return parseDelta(p, 'Contact expires');
+    return headerExpires ?? this.settings.default_expires;
+  }
+
+  /** 200 OK listing every current binding with its remaining time (10.3 step 8). */
+  private ok(req: SipMessage, aor: string, now: number): SipMessage {
+    const headers: Array<[string, string]> = [];
+    for (const b of this.store.lookup(aor, now)) {
+      const left = Math.max(0, Math.round((b.expiresAt - now) / 1000));
+      headers.push(['Contact', `<${b.contact}>;expires=${left}${b.qText ? `;q=${b.qText}` : ''}`]);
+    }
+    // RFC 3327: echo Path only to a UA that said it supports it.
+    const supported = req.getAll('supported').map((s) => s.toLowerCase());
+    if (supported.includes('path')) for (const p of req.getAll('path')) headers.push(['Path', p]);
+    headers.push(['Date', new Date().toUTCString()]);
+    return buildResponse(req, 200, { headers });
+  }
+}
+
+function parseDelta(text: string, what: string): number {
+  if (!/^\d{1,10}$/.test(text.trim())) throw new SipParseError(`Bad ${what} value`);
+  return Math.min(Number(text.trim()), 2 ** 32 - 1);
+}
+
+function parseQ(text: string): number {
+  // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+  if (!/^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(text)) throw new SipParseError('Bad q value');
+  return Number(text);
+}

@@ -1,0 +1,181 @@
+// Wire bytes -> SipMessage. One complete message per call: framing a stream
+// is the transport's job. Only the start line, header boundaries and
+// Content-Length are checked here; header values are parsed lazily by the
+// model and strictly by validate.ts.
+
+import { SipParseError } from '../core/errors.js';
+import { isToken, isWs, trimLws } from './chars.js';
+import { headerKey } from './header-names.js';
+import { parseContentLength } from './headers.js';
+import { SipMessage, type HeaderField, type StartLine } from './message.js';
+
+export interface ParseOptions {
+  /** Arrived on a stream transport: Content-Length is then mandatory (RFC 3261 18.3). */
+  stream?: boolean;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+export function parseMessage(buf: Buffer, opts?: ParseOptions): SipMessage {
+  const len = buf.length;
+  // Leading CRLFs (keep-alives, RFC 3261 7.5) are skipped.
+  let start = 0;
+  while (start < len && (buf[start] === CR || buf[start] === LF)) start++;
+  if (start >= len) throw new SipParseError('Empty message');
+
+  // The header section ends at the first empty line (CRLF, or a bare LF for lenience).
+  let headEnd = -1;
+  let bodyStart = -1;
+  for (let pos = start; ; ) {
+    const nl = buf.indexOf(LF, pos);
+    if (nl < 0) break;
+    const next = nl + 1;
+    if (buf[next] === LF) {
+      headEnd = next;
+      bodyStart = next + 1;
+      break;
+    }
+    if (buf[next] === CR && buf[next + 1] === LF) {
+      headEnd = next;
+      bodyStart = next + 2;
+      break;
+    }
+    pos = next;
+  }
+  if (headEnd < 0) throw new SipParseError('Missing empty line after headers');
+
+  const head = buf.toString('latin1', start, headEnd);
+  const firstNl = head.indexOf('\n');
+  const startLine = parseStartLine(stripCr(head.slice(0, firstNl)));
+  // Errors found once the headers are split are thrown at the end, with the
+  // message attached, so a server can still answer (505, 400) instead of dropping.
+  let late: SipParseError | undefined = versionError(startLine.version);
+
+  const headers: HeaderField[] = [];
+  let contentLength: number | undefined;
+  let i = firstNl + 1;
+  const n = head.length;
+  while (i < n) {
+    const c0 = head.charCodeAt(i);
+    if (isWs(c0)) throw new SipParseError('Unexpected continuation line');
+    // A field runs to the first line end not followed by SP/HTAB (folding).
+    let end = head.indexOf('\n', i);
+    let folded = false;
+    while (end + 1 < n && isWs(head.charCodeAt(end + 1))) {
+      folded = true;
+      end = head.indexOf('\n', end + 1);
+    }
+    const raw = head.slice(i, end + 1);
+    let j = 0;
+    while (j < raw.length && isTokenCharCode(raw.charCodeAt(j))) j++;
+    const name = raw.slice(0, j);
+    let k = j;
+    while (k < raw.length && isWs(raw.charCodeAt(k))) k++;
+    if (j === 0 || raw.charCodeAt(k) !== 0x3a /* : */) throw new SipParseError('Malformed header line');
+    let value = raw.slice(k + 1);
+    // Unfold: each line break plus the whitespace after it becomes one SP.
+    if (folded) value = value.replace(/\r?\n[ \t]+/g, ' ');
+    value = trimLws(value);
+    const key = headerKey(name);
+    if (key === 'content-length') {
+      const cl = parseContentLength(value);
+      if (contentLength !== undefined && cl !== contentLength) late ??= new SipParseError('Conflicting Content-Length');
+      contentLength ??= cl;
+    }
+    headers.push({ name, key, value, raw });
+    i = end + 1;
+  }
+
+  const available = len - bodyStart;
+  let body: Buffer;
+  if (contentLength === undefined) {
+    if (opts?.stream) late ??= new SipParseError('Missing Content-Length');
+    body = buf.subarray(bodyStart);
+  } else if (contentLength > available) {
+    late ??= new SipParseError('Truncated body');
+    body = buf.subarray(bodyStart);
+  } else {
+    // Extra bytes after the body are dropped (RFC 3261 18.3).
+    body = buf.subarray(bodyStart, bodyStart + contentLength);
+  }
+  const msg = new SipMessage(startLine, headers, body);
+  if (late) {
+    late.partial = msg;
+    throw late;
+  }
+  return msg;
+}
+
+function stripCr(line: string): string {
+  return line.charCodeAt(line.length - 1) === CR ? line.slice(0, -1) : line;
+}
+
+function isTokenCharCode(c: number): boolean {
+  // Inline-able twin of chars.isTokenChar for the header-name loop.
+  return (
+    (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) ||
+    c === 0x2d || c === 0x2e || c === 0x21 || c === 0x25 || c === 0x2a || c === 0x5f ||
+    c === 0x2b || c === 0x60 || c === 0x27 || c === 0x7e
+  );
+}
+
+function parseStartLine(line: string): StartLine {
+  const sp1 = line.indexOf(' ');
+  if (sp1 <= 0) throw new SipParseError('Malformed start line');
+  if (isSipVersionPrefix(line)) {
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+    const version = line.slice(0, sp1);
+    checkVersionSyntax(version);
+    const c = line.charCodeAt(sp1 + 4);
+    if (!isDigits3(line, sp1 + 1) || !(Number.isNaN(c) || c === 0x20)) throw new SipParseError('Bad status code');
+    const status = Number(line.slice(sp1 + 1, sp1 + 4));
+    if (status < 100 || status > 699) throw new SipParseError('Bad status code');
+    return { kind: 'response', status, reason: line.slice(sp1 + 5), version };
+  }
+  // Request-Line = Method SP Request-URI SP SIP-Version, single spaces only (RFC 4475 lwsstart, trws).
+  const method = line.slice(0, sp1);
+  if (!isToken(method)) throw new SipParseError('Bad method');
+  const sp2 = line.lastIndexOf(' ');
+  if (sp2 === sp1) throw new SipParseError('Malformed request line');
+  const uri = line.slice(sp1 + 1, sp2);
+  const version = line.slice(sp2 + 1);
+  if (version.length === 0) throw new SipParseError('Trailing whitespace in request line');
+  if (uri.length === 0 || isWs(uri.charCodeAt(0)) || isWs(uri.charCodeAt(uri.length - 1))) {
+    throw new SipParseError('Extra whitespace in request line');
+  }
+  if (uri.indexOf(' ') >= 0 || uri.indexOf('\t') >= 0) throw new SipParseError('Whitespace in Request-URI');
+  checkVersionSyntax(version);
+  return { kind: 'request', method, uri, version };
+}
+
+function isSipVersionPrefix(line: string): boolean {
+  return line.length > 4 && line.slice(0, 4).toUpperCase() === 'SIP/';
+}
+
+function isDigits3(s: string, p: number): boolean {
+  for (let i = p; i < p + 3; i++) {
+    const c = s.charCodeAt(i);
+    if (!(c >= 0x30 && c <= 0x39)) return false;
+  }
+  return true;
+}
+
+/** SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT */
+function checkVersionSyntax(v: string): void {
+  if (v === 'SIP/2.0') return;
+  const dot = v.indexOf('.', 4);
+  const major = dot < 0 ? '' : v.slice(4, dot);
+  const minor = dot < 0 ? '' : v.slice(dot + 1);
+  if (!isSipVersionPrefix(v) || !/^\d+$/.test(major) || !/^\d+$/.test(minor)) {
+    throw new SipParseError('Malformed SIP version');
+  }
+}
+
+/** A well-formed version other than 2.0 gets 505. */
+function versionError(v: string): SipParseError | undefined {
+  if (v === 'SIP/2.0') return undefined;
+  const dot = v.indexOf('.', 4);
+  if (Number(v.slice(4, dot)) === 2 && Number(v.slice(dot + 1)) === 0) return undefined;
+  return new SipParseError('Version Not Supported', 505);
+}

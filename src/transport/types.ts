@@ -1,0 +1,59 @@
+// Contracts between the transport layer and everything above it.
+
+export type TransportName = 'udp' | 'tcp' | 'ws';
+
+/** Which side of the cluster a socket faces (DESIGN.md, "Sockets"). */
+export type SocketRole = 'anycast' | 'unicast';
+
+export interface Endpoint {
+  /** IP address without brackets ('::1', not '[::1]'). */
+  address: string;
+  port: number;
+}
+
+/** One configured listening socket. */
+export interface SocketSpec {
+  /** Stable name used in config and routes, e.g. 'anycast-udp' or 'core'. */
+  id: string;
+  transport: TransportName;
+  address: string;
+  port: number;
+  role: SocketRole;
+  /** Host to write in Via / Record-Route when it differs from the bound address (e.g. 0.0.0.0 binds). */
+  advertise?: string;
+}
+
+/** Everything known about where a message came from. Travels with it, even over the bus. */
+export interface Envelope {
+  transport: TransportName;
+  remote: Endpoint;
+  local: Endpoint;
+  /** SocketSpec.id of the socket the message arrived on. */
+  socketId: string;
+  /** Stream transports only: the connection the message arrived on, for replies. */
+  connectionId?: number;
+  /** Clock time (ms) at reception. */
+  receivedAt: number;
+  /** 0 when read from the network here; +1 for each bus hop (never more than 1). */
+  hops: number;
+}
+
+export interface Destination {
+  transport: TransportName;
+  address: string;
+  port: number;
+  /** Send from this socket (its role picks the anycast or unicast side). Default: first socket of that transport. */
+  socketId?: string;
+  /** Reuse this connection (responses go back on the connection the request came on). */
+  connectionId?: number;
+}
+
+/** The part of the transport layer the upper layers use. */
+export interface Sender {
+  /** Fire and forget. onError is called (once, asynchronously) if the data could not be sent. */
+  send(data: Buffer, dest: Destination, onError?: (err: Error) => void): void;
+  /** The socket a message to `dest` would leave from (for Via and Record-Route). */
+  socketFor(dest: Destination): SocketSpec;
+}
+
+export type MessageHandler = (data: Buffer, env: Envelope) => void;

@@ -1,0 +1,115 @@
+// One UDP socket: receives datagrams (one SIP message each) and sends from
+// the same socket, so replies leave from the address the request came to.
+
+import dgram from 'node:dgram';
+import { TransportError } from '../core/errors.js';
+import { familyOf, formatEndpoint, normalizeAddress, toSocketFamily, type Family } from './address.js';
+import { bindError } from './bind-error.js';
+import { failSend, type TransportContext } from './context.js';
+import type { Destination, Endpoint, SocketSpec } from './types.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** A datagram of CR/LF only is a NAT keep-alive (RFC 5626 4.4.2 uses STUN; many UAs send CRLF), not SIP. */
+function isKeepalive(data: Buffer): boolean {
+  for (let i = 0; i < data.length; i++) {
+    const c = data[i];
+    if (c !== CR && c !== LF) return false;
+  }
+  return true;
+}
+
+export class UdpListener {
+  readonly spec: SocketSpec;
+  private readonly ctx: TransportContext;
+  private readonly family: Family;
+  private socket: dgram.Socket | null = null;
+  /** Shared by every Envelope from this socket, hence frozen. */
+  private local: Readonly<Endpoint>;
+  /** Shared send callback when the caller gave no onError: counts, allocates nothing per send. */
+  private readonly sent = (err: Error | null): void => {
+    if (err) this.ctx.stats.sendErrors++;
+  };
+
+  constructor(spec: SocketSpec, ctx: TransportContext) {
+    const family = familyOf(spec.address);
+    if (family === 0) throw new TransportError(`socket '${spec.id}': '${spec.address}' is not an IP address`);
+    this.spec = spec;
+    this.ctx = ctx;
+    this.family = family;
+    this.local = Object.freeze({ address: spec.address, port: spec.port });
+  }
+
+  /** Binds; resolves with the bound port (the real one when spec.port is 0). */
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const socket = dgram.createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+      const onBindError = (err: Error): void => {
+        socket.close();
+        reject(bindError(this.spec, err));
+      };
+      socket.once('error', onBindError);
+      socket.bind({ address: this.spec.address, port: this.spec.port, exclusive: true }, () => {
+        socket.off('error', onBindError);
+        // After bind, socket errors (e.g. ICMP-reported send failures) are per-send; never fatal.
+        socket.on('error', this.sent);
+        socket.on('message', this.onDatagram);
+        this.socket = socket;
+        this.local = Object.freeze({ address: this.spec.address, port: socket.address().port });
+        resolve(this.local.port);
+      });
+    });
+  }
+
+  stop(): Promise<void> {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket === null) return Promise.resolve();
+    return new Promise((resolve) => socket.close(() => resolve()));
+  }
+
+  send(data: Buffer, dest: Destination, onError?: (err: Error) => void): void {
+    const socket = this.socket;
+    if (socket === null) {
+      failSend(this.ctx.stats, onError, new TransportError(`socket '${this.spec.id}' is not open`));
+      return;
+    }
+    this.ctx.stats.udpOut++;
+    const address = toSocketFamily(dest.address, this.family);
+    const stats = this.ctx.stats;
+    try {
+      socket.send(
+        data,
+        dest.port,
+        address,
+        onError === undefined
+          ? this.sent
+          : (err) => {
+              if (err) failSend(stats, onError, new TransportError(`udp send to ${formatEndpoint(dest.address, dest.port)} failed: ${err.message}`));
+            },
+      );
+    } catch (err) {
+      // dgram throws synchronously on a bad port or a closed socket.
+      failSend(stats, onError, new TransportError(`udp send to ${formatEndpoint(dest.address, dest.port)} failed: ${(err as Error).message}`));
+    }
+  }
+
+  // Arrow property: one bound listener for the socket's lifetime, none per datagram.
+  private readonly onDatagram = (data: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const stats = this.ctx.stats;
+    if (isKeepalive(data)) {
+      stats.keepalives++;
+      return;
+    }
+    stats.udpIn++;
+    this.ctx.deliver(data, {
+      transport: 'udp',
+      remote: { address: normalizeAddress(rinfo.address), port: rinfo.port },
+      local: this.local,
+      socketId: this.spec.id,
+      receivedAt: this.ctx.now(),
+      hops: 0,
+    });
+  };
+}

@@ -1,0 +1,190 @@
+// SIP over WebSocket (RFC 7118). Each WebSocket message is exactly one SIP
+// message, so no stream framing; `ws` handles fragmentation, masking and
+// ping/pong. We only accept the 'sip' subprotocol, and can only send on a
+// connection the client opened (browsers cannot accept connections).
+
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { TransportError } from '../core/errors.js';
+import { canonicalAddress, endpointKey, familyOf, formatEndpoint, normalizeAddress } from './address.js';
+import { bindError } from './bind-error.js';
+import { failSend, type TransportContext } from './context.js';
+import type { Destination, Endpoint, SocketSpec } from './types.js';
+
+const SUBPROTOCOL = 'sip';
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+const REFUSED = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+
+/** True when the Sec-WebSocket-Protocol header offers 'sip' (a comma-separated token list). */
+function offersSip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  for (const token of header.split(',')) if (token.trim() === SUBPROTOCOL) return true;
+  return false;
+}
+
+function isKeepalive(data: Buffer): boolean {
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0x0d && data[i] !== 0x0a) return false;
+  return true;
+}
+
+export class WsConnection {
+  readonly id: number;
+  readonly spec: SocketSpec;
+  readonly remote: Readonly<Endpoint>;
+  readonly local: Readonly<Endpoint>;
+  readonly key: string;
+  readonly ws: WebSocket;
+  /** Reply in the frame type the peer last used: text normally, binary when it sends binary bodies. */
+  binary = false;
+
+  constructor(id: number, spec: SocketSpec, ws: WebSocket, remote: Endpoint, local: Endpoint) {
+    this.id = id;
+    this.spec = spec;
+    this.ws = ws;
+    this.remote = Object.freeze(remote);
+    this.local = Object.freeze(local);
+    this.key = endpointKey(remote.address, remote.port);
+  }
+}
+
+export class WsTransport {
+  private readonly ctx: TransportContext;
+  private readonly servers: { http: http.Server; wss: WebSocketServer }[] = [];
+  private readonly byId = new Map<number, WsConnection>();
+  private readonly byRemote = new Map<string, WsConnection>();
+
+  constructor(ctx: TransportContext) {
+    this.ctx = ctx;
+  }
+
+  listen(spec: SocketSpec): Promise<number> {
+    if (familyOf(spec.address) === 0) {
+      return Promise.reject(new TransportError(`socket '${spec.id}': '${spec.address}' is not an IP address`));
+    }
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.ctx.maxMessageSize,
+      handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+    const server = http.createServer((_req, res) => {
+      // Plain HTTP on a SIP WebSocket port: tell the client what is spoken here.
+      res.writeHead(426, { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': SUBPROTOCOL, 'Content-Length': '0' });
+      res.end();
+    });
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {}); // a reset during the handshake must not crash the node
+      if (!offersSip(req.headers['sec-websocket-protocol'])) {
+        // RFC 7118 4.1: the handshake must negotiate 'sip'; without it there is no SIP here.
+        socket.end(REFUSED);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => this.accept(spec, ws, req));
+    });
+    return new Promise((resolve, reject) => {
+      const onBindError = (err: Error): void => {
+        server.close();
+        reject(bindError(spec, err));
+      };
+      server.once('error', onBindError);
+      server.listen({ host: spec.address, port: spec.port, exclusive: true }, () => {
+        server.off('error', onBindError);
+        server.on('error', () => {});
+        this.servers.push({ http: server, wss });
+        resolve((server.address() as { port: number }).port);
+      });
+    });
+  }
+
+  connections(): WsConnection[] {
+    return [...this.byId.values()];
+  }
+
+  send(data: Buffer, dest: Destination, onError?: (err: Error) => void): void {
+    let conn: WsConnection | undefined;
+    if (dest.connectionId !== undefined) conn = this.byId.get(dest.connectionId);
+    if (conn === undefined || conn.ws.readyState !== conn.ws.OPEN) {
+      conn = this.byRemote.get(endpointKey(canonicalAddress(dest.address), dest.port));
+    }
+    if (conn === undefined || conn.ws.readyState !== conn.ws.OPEN) {
+      failSend(
+        this.ctx.stats,
+        onError,
+        new TransportError(`no WebSocket connection to ${formatEndpoint(dest.address, dest.port)}`),
+      );
+      return;
+    }
+    const stats = this.ctx.stats;
+    conn.ws.send(
+      data,
+      conn.binary ? BINARY : TEXT,
+      onError === undefined
+        ? this.sent
+        : (err?: Error) => {
+            if (err) failSend(stats, onError, new TransportError(`ws send to ${formatEndpoint(dest.address, dest.port)} failed: ${err.message}`));
+          },
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const conn of this.byId.values()) conn.ws.terminate();
+    const servers = this.servers.splice(0);
+    await Promise.all(
+      servers.map(
+        ({ http: server, wss }) =>
+          new Promise<void>((resolve) => {
+            wss.close();
+            server.closeAllConnections();
+            server.close(() => resolve());
+          }),
+      ),
+    );
+  }
+
+  private readonly sent = (err?: Error): void => {
+    if (err) this.ctx.stats.sendErrors++;
+  };
+
+  private accept(spec: SocketSpec, ws: WebSocket, req: http.IncomingMessage): void {
+    const s = req.socket;
+    if (s.remoteAddress === undefined || s.remotePort === undefined) {
+      ws.terminate();
+      return;
+    }
+    const remote = { address: normalizeAddress(s.remoteAddress), port: s.remotePort };
+    const local = { address: normalizeAddress(s.localAddress ?? spec.address), port: s.localPort ?? 0 };
+    const conn = new WsConnection(this.ctx.nextConnectionId(), spec, ws, remote, local);
+    this.byId.set(conn.id, conn);
+    this.byRemote.set(conn.key, conn);
+    this.ctx.stats.wsConnections++;
+    const ctx = this.ctx;
+    // One closure per connection (it needs `conn`), none per message.
+    ws.on('message', (raw: RawData, isBinary: boolean) => {
+      const data = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
+      if (isKeepalive(data)) {
+        ctx.stats.keepalives++;
+        return;
+      }
+      conn.binary = isBinary;
+      ctx.deliver(data, {
+        transport: 'ws',
+        remote: conn.remote,
+        local: conn.local,
+        socketId: spec.id,
+        connectionId: conn.id,
+        receivedAt: ctx.now(),
+        hops: 0,
+      });
+    });
+    // Protocol violations and over-size messages (maxPayload): ws closes the connection itself.
+    ws.on('error', () => {
+      ctx.stats.framingErrors++;
+    });
+    ws.on('close', () => {
+      ctx.stats.wsConnections--;
+      this.byId.delete(conn.id);
+      if (this.byRemote.get(conn.key) === conn) this.byRemote.delete(conn.key);
+    });
+  }
+}

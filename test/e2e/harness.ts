@@ -1,0 +1,137 @@
+// End-to-end harness: a real node on loopback, real SIPp processes around it.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/core/log.js';
+import { Node } from '../../src/node/node.js';
+
+export const SCENARIOS = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
+
+/** SIPp must be installed (scripts/ensure-system-tools.mjs does it for `npm test`). Fail loudly, never skip. */
+export function requireSipp(): void {
+  const r = spawnSync('sipp', ['-v'], { encoding: 'utf8' });
+  if (r.error) {
+    throw new Error('SIPp is not installed: run `node scripts/ensure-system-tools.mjs` as root (Debian package sip-tester)');
+  }
+}
+
+/** A port free for both UDP and TCP on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const s = createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error('no free port found');
+}
+
+/** Start an in-process node from YAML text. */
+export async function startNode(yaml: string): Promise<Node> {
+  const node = new Node(parseConfig(yaml, 'e2e-test.yaml'), { log: silentLogger() });
+  await node.start();
+  return node;
+}
+
+/** Config for a proxy on `port` (udp+tcp) routing user prefix `service` to a UAS. */
+export function proxyYaml(port: number, uasPort: number, uasTransport: 'udp' | 'tcp' = 'udp', extra = ''): string {
+  return `
+node: { id: 7, branch_secret: e2e-secret-0123456789 }
+listen:
+  - { id: udp, transport: udp, address: 127.0.0.1, port: ${port} }
+  - { id: tcp, transport: tcp, address: 127.0.0.1, port: ${port} }
+routes:
+  - match: { user_prefix: service }
+    targets: ["sip:127.0.0.1:${uasPort};transport=${uasTransport}"]
+admin: { enabled: false }
+log: { level: error }
+${extra}`;
+}
+
+export interface SippRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  errors: string;
+  /** Kill the process if still running (by its PID, which we started). */
+  stop(): void;
+  done: Promise<SippRun>;
+}
+
+export interface SippOptions {
+  scenario: string;
+  /** Remote host:port (the proxy); omit for a UAS. */
+  remote?: string;
+  localPort: number;
+  transport?: 'u1' | 't1';
+  calls?: number;
+  rate?: number;
+  service?: string;
+  keys?: Record<string, string>;
+  timeoutS?: number;
+}
+
+/** Run SIPp with a scenario file from test/e2e/scenarios (or an absolute path). */
+export function sipp(o: SippOptions): SippRun {
+  const dir = mkdtempSync(join(tmpdir(), 'anysip-sipp-'));
+  const errFile = join(dir, 'errors.log');
+  const scenario = o.scenario.includes('/') ? o.scenario : join(SCENARIOS, o.scenario);
+  const args = [
+    ...(o.remote ? [o.remote] : []),
+    '-sf', scenario,
+    '-i', '127.0.0.1',
+    '-p', String(o.localPort),
+    '-t', o.transport ?? 'u1',
+    '-m', String(o.calls ?? 1),
+    '-r', String(o.rate ?? 10),
+    '-timeout', `${o.timeoutS ?? 20}s`,
+    '-timeout_error',
+    '-nostdin',
+    '-trace_err', '-error_file', errFile,
+    ...(o.service ? ['-s', o.service] : []),
+    ...Object.entries(o.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
+  ];
+  const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run: SippRun = {
+    code: null,
+    stdout: '',
+    stderr: '',
+    errors: '',
+    stop: () => {
+      if (run.code === null && child.pid) process.kill(child.pid, 'SIGTERM');
+    },
+    done: undefined as unknown as Promise<SippRun>,
+  };
+  child.stdout.on('data', (d: Buffer) => (run.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (run.stderr += d.toString()));
+  run.done = new Promise((resolve) => {
+    child.on('close', (code) => {
+      run.code = code;
+      if (existsSync(errFile)) run.errors = readFileSync(errFile, 'utf8');
+      resolve(run);
+    });
+  });
+  return run;
+}
+
+/** A one-line explanation of a failed SIPp run for assertion messages. */
+export function explain(run: SippRun): string {
+  const tail = (s: string) => s.split('\n').filter(Boolean).slice(-15).join('\n');
+  return `sipp exit ${run.code}\n--- stderr\n${tail(run.stderr)}\n--- errors\n${tail(run.errors)}\n--- stdout\n${tail(run.stdout)}`;
+}

@@ -1,0 +1,35 @@
+import test from 'ava';
+import { readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../../src/config/index.js';
+
+const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../examples');
+const files = readdirSync(EXAMPLES).filter((f) => /\.ya?ml$/.test(f));
+
+test('examples/ has YAML files', (t) => {
+  t.true(files.includes('single-node.yaml'));
+  t.true(files.includes('core-routes.yaml'));
+});
+
+for (const f of files) {
+  test(`examples/${f} loads`, (t) => {
+    const c = loadConfig(join(EXAMPLES, f));
+    t.true(c.listen.length > 0);
+  });
+}
+
+test('core-routes example: routes leave from the unicast core socket, hook resolved', (t) => {
+  const c = loadConfig(join(EXAMPLES, 'core-routes.yaml'));
+  const core = c.listen.find((l) => l.id === 'core');
+  t.is(core?.role, 'unicast');
+  t.true(c.routes.every((r) => r.socket === 'core'));
+  t.is(c.route_hook, join(EXAMPLES, 'hooks', 'route.mjs'));
+});
+
+test('example route hook answers with targets, a status or nothing', async (t) => {
+  const hook = (await import(join(EXAMPLES, 'hooks', 'route.mjs'))).default as (req: unknown, ctx: unknown) => unknown;
+  t.deepEqual(hook({ uri: { user: '112' } }, {}), { targets: ['sip:10.0.0.9:5060;transport=udp'], socket: 'core' });
+  t.like(hook({ uri: { user: '+449001' } }, {}) as object, { status: 403 });
+  t.is(hook({ uri: { user: '+4420' } }, {}), undefined);
+});

@@ -1,0 +1,161 @@
+// Forking and best-response selection of ProxyContext, driven by hand.
+
+import test from 'ava';
+import { ProxyContext, type ContextHost, type Target } from '../../../src/proxy/context.js';
+import { SipMessage } from '../../../src/sip/message.js';
+import { buildResponse } from '../../../src/sip/response.js';
+import type { ClientTransaction, ServerTransaction } from '../../../src/tm/types.js';
+
+function invite(): SipMessage {
+  const m = SipMessage.request('INVITE', 'sip:bob@example.com');
+  m.append('Via', 'SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKcaller');
+  m.append('From', '<sip:alice@example.com>;tag=a');
+  m.append('To', '<sip:bob@example.com>');
+  m.append('Call-ID', 'fork-1');
+  m.append('CSeq', '1 INVITE');
+  m.append('Content-Length', '0');
+  return m;
+}
+
+class Harness implements ContextHost {
+  readonly upstream: SipMessage[] = [];
+  readonly forked: Array<{ target: Target; ct: FakeClient }> = [];
+  readonly server: ServerTransaction;
+  constructor() {
+    const request = invite();
+    this.server = {
+      id: 's1',
+      request,
+      envelope: { transport: 'udp', remote: { address: '192.0.2.1', port: 5060 }, local: { address: '10.0.0.1', port: 5060 }, socketId: 'udp', receivedAt: 0, hops: 0 },
+      state: 'proceeding',
+      lastResponse: undefined,
+      respond: (res: SipMessage) => this.upstream.push(res),
+      user: undefined,
+    };
+  }
+  async forward(_ctx: ProxyContext, target: Target): Promise<ClientTransaction> {
+    const req = this.server.request.clone();
+    req.prepend('Via', `SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK.branch${this.forked.length}`);
+    const ct = new FakeClient(req);
+    this.forked.push({ target, ct });
+    return ct;
+  }
+  reply(_server: ServerTransaction, res: SipMessage): void {
+    this.upstream.push(res);
+  }
+  /** A downstream response on branch i (our Via on top, as tm delivers it). */
+  respond(ctx: ProxyContext, i: number, status: number, headers?: Array<[string, string]>): void {
+    const ct = this.forked[i]!.ct;
+    ctx.onResponse(ct, buildResponse(ct.request, status, { toTag: `t${i}`, headers }), undefined);
+  }
+}
+
+class FakeClient implements ClientTransaction {
+  id = 'c';
+  state = 'calling' as const;
+  lastStatus = 0;
+  cancelled = 0;
+  user: unknown;
+  destination = { transport: 'udp' as const, address: '192.0.2.9', port: 5060 };
+  constructor(readonly request: SipMessage) {}
+  cancel(): void {
+    this.cancelled++;
+  }
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+async function fork(groups: Target[][]) {
+  const h = new Harness();
+  const ctx = new ProxyContext(h.server, h);
+  ctx.start(groups);
+  await tick();
+  return { h, ctx };
+}
+
+test('parallel fork: provisionals pass, best final is chosen once all branches answered', async (t) => {
+  const { h, ctx } = await fork([[{ uri: 'sip:a@1.1.1.1' }, { uri: 'sip:b@1.1.1.2' }, { uri: 'sip:c@1.1.1.3' }]]);
+  t.is(h.forked.length, 3);
+  h.respond(ctx, 0, 180);
+  t.is(h.upstream.length, 1);
+  t.is(h.upstream[0]!.status, 180);
+  t.is(h.upstream[0]!.vias.length, 1, 'our Via stripped');
+  h.respond(ctx, 0, 486);
+  h.respond(ctx, 1, 404);
+  t.is(h.upstream.length, 1, 'no final before every branch is done');
+  h.respond(ctx, 2, 503);
+  t.is(h.upstream.length, 2);
+  t.is(h.upstream[1]!.status, 486, 'lowest class wins (4xx over 5xx); within a class the first answer stays');
+});
+
+test('a 2xx goes up at once and cancels the other branches', async (t) => {
+  const { h, ctx } = await fork([[{ uri: 'sip:a@1.1.1.1' }, { uri: 'sip:b@1.1.1.2' }]]);
+  h.respond(ctx, 1, 200);
+  t.is(h.upstream.at(-1)!.status, 200);
+  t.is(h.forked[0]!.ct.cancelled, 1);
+  t.is(h.forked[1]!.ct.cancelled, 0);
+  // A 2xx from the other fork still goes upstream (the caller must see and ACK it).
+  h.respond(ctx, 0, 200);
+  t.is(h.upstream.filter((r) => r.status === 200).length, 2);
+});
+
+test('a 6xx cancels the other branches and wins', async (t) => {
+  const { h, ctx } = await fork([[{ uri: 'sip:a@1.1.1.1' }, { uri: 'sip:b@1.1.1.2' }]]);
+  h.respond(ctx, 0, 603);
+  t.is(h.forked[1]!.ct.cancelled, 1);
+  h.respond(ctx, 1, 487);
+  t.is(h.upstream.at(-1)!.status, 603);
+});
+
+test('serial groups: the next group is tried only after the first fails', async (t) => {
+  const { h, ctx } = await fork([[{ uri: 'sip:a@1.1.1.1' }], [{ uri: 'sip:b@1.1.1.2' }]]);
+  t.is(h.forked.length, 1);
+  h.respond(ctx, 0, 480);
+  await tick();
+  t.is(h.forked.length, 2, 'second group started');
+  t.is(h.upstream.length, 0);
+  h.respond(ctx, 1, 200);
+  t.is(h.upstream.at(-1)!.status, 200);
+});
+
+test('CANCEL cancels pending branches; their 487 goes up', async (t) => {
+  const { h, ctx } = await fork([[{ uri: 'sip:a@1.1.1.1' }, { uri: 'sip:b@1.1.1.2' }]]);
+  h.respond(ctx, 0, 180);
+  ctx.cancel();
+  t.is(h.forked[0]!.ct.cancelled, 1);
+  t.is(h.forked[1]!.ct.cancelled, 1);
+  h.respond(ctx, 0, 487);
+  h.respond(ctx, 1, 408);
+  t.is(h.upstream.at(-1)!.status, 487);
+});
+
+test('a cancelled request whose branches only time out still answers 487', async (t) => {
+  const { h, ctx } = await fork([[{ uri: 'sip:a@1.1.1.1' }]]);
+  ctx.cancel();
+  h.respond(ctx, 0, 408);
+  t.is(h.upstream.at(-1)!.status, 487);
+});
+
+test('503 from downstream is relayed as 500; 401 and 407 challenges are merged', async (t) => {
+  const a = await fork([[{ uri: 'sip:a@1.1.1.1' }]]);
+  a.h.respond(a.ctx, 0, 503);
+  t.is(a.h.upstream.at(-1)!.status, 500);
+
+  const b = await fork([[{ uri: 'sip:a@1.1.1.1' }, { uri: 'sip:b@1.1.1.2' }]]);
+  b.h.respond(b.ctx, 0, 401, [['WWW-Authenticate', 'Digest realm="a"']]);
+  b.h.respond(b.ctx, 1, 407, [['Proxy-Authenticate', 'Digest realm="b"']]);
+  const res = b.h.upstream.at(-1)!;
+  t.is(res.status, 401);
+  t.is(res.get('www-authenticate'), 'Digest realm="a"');
+  t.is(res.get('proxy-authenticate'), 'Digest realm="b"');
+});
+
+test('a branch that cannot be sent counts as 503 (relayed as 500)', async (t) => {
+  const h = new Harness();
+  h.forward = () => Promise.reject(new Error('cannot resolve nowhere.invalid'));
+  const ctx = new ProxyContext(h.server, h);
+  ctx.start([[{ uri: 'sip:x@nowhere.invalid' }]]);
+  await tick();
+  t.is(h.upstream.at(-1)!.status, 500);
+  t.is(h.upstream.at(-1)!.vias.length, 1, 'locally built from the upstream request');
+});
