@@ -1,22 +1,23 @@
-// Example route hook for anysip (referenced by examples/core-routes.yaml).
+// Example route hook for anysip (named by `route_hook:` in examples/core-routes.yaml).
+// The contract is documented in src/proxy/README.md ("Route hook").
 //
-// The exact hook contract is defined and illustrated in src/proxy/README.md;
-// this file shows its intended shape. The proxy calls the default export for
-// each initial request it has to route:
+// The proxy calls the default export for every initial request it has to route
+// (not for REGISTER to a local domain, and not for in-dialog requests):
 //
-//   route(req, ctx) -> { targets: string[], strategy?: 'parallel' | 'serial', socket?: string }
-//                    | { status: number, reason?: string }     answer the request ourselves
-//                    | undefined                               no opinion: fall through (e.g. 404)
+//   route(req) -> { targets: string[], strategy?: 'parallel' | 'serial', socket?: string }   fork to these URIs
+//               | { status: 300..699, reason?: string }                                       answer it ourselves
+//               | undefined                                                                   no opinion: registrar, route table, 404
 //
-// `req` is the parsed request (method, Request-URI, headers); `ctx` carries the
-// node's view (node id, the envelope the request arrived with, a logger).
-// Keep it fast and side-effect free: it runs on the SIP hot path, maybe async.
+// `req` has method, uri (the Request-URI text), callId, from, to, header(name),
+// source { transport, address, port, socketId } and message (the parsed
+// request: read it, do not change it). It may be async. It runs on the SIP
+// hot path: keep it fast. An exception or a malformed answer becomes a 500.
 
-/** Emergency numbers go to the PSAP gateway, first. */
+/** Emergency numbers go to the PSAP gateway on the core side. */
 const EMERGENCY = new Set(['112', '911', '999']);
 
-export default function route(req, ctx) {
-  const user = req.uri?.user ?? '';
+export default function route(req) {
+  const user = /^sips?:([^@;]+)@/.exec(req.uri)?.[1] ?? '';
 
   if (EMERGENCY.has(user)) {
     return { targets: ['sip:10.0.0.9:5060;transport=udp'], socket: 'core' };
@@ -24,10 +25,9 @@ export default function route(req, ctx) {
 
   // Premium-rate numbers are refused outright.
   if (user.startsWith('+449')) {
-    ctx?.log?.info({ user }, 'premium-rate number refused');
     return { status: 403, reason: 'Premium Rate Not Allowed' };
   }
 
-  // Anything else: let the proxy's default handling decide.
+  // Anything else: the proxy's default handling decides.
   return undefined;
 }

@@ -65,8 +65,10 @@ export class Node {
     const sockets = this.transport.sockets();
     const counters = this.metrics;
     this.proxy = new Proxy({
+      nodeId: c.node.id,
       tm: {
-        request: (req, dest, handler) => this.tm.request(req, dest, handler),
+        request: (req, dest, handler, opts) => this.tm.request(req, dest, handler, opts),
+        decodeBranch: (branch) => this.tm.decodeBranch(branch),
         sendStateless: (req, dest) => this.tm.sendStateless(req, dest),
         sendResponseStateless: (res) => this.tm.sendResponseStateless(res),
         ownsBranch: (branch) => this.tm.ownsBranch(branch),

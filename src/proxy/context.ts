@@ -39,6 +39,8 @@ export class ProxyContext implements ClientHandler {
   private readonly challenges: Array<[string, string]> = [];
   finalSent = false;
   cancelled = false;
+  /** Loop-detection hash of the request as received; stamped into every branch we fork. */
+  loopHash: string | undefined;
 
   constructor(
     readonly server: ServerTransaction,

@@ -12,6 +12,7 @@ import type { SipUri } from '../sip/types.js';
 import type { Registrar } from '../registrar/registrar.js';
 import { aorOf } from '../registrar/aor.js';
 import type { Binding } from '../registrar/store.js';
+import { computeLoopHash } from '../tm/loop.js';
 import type { ClientTransaction, ServerTransaction, TransactionUser } from '../tm/types.js';
 import type { Destination, Envelope, Sender, SocketSpec } from '../transport/types.js';
 import { type ContextHost, ProxyContext, type Target } from './context.js';
@@ -24,7 +25,8 @@ import { matchRoute, type RouteEntry } from './route-table.js';
 
 /** The part of the transaction layer the proxy drives. */
 export interface TransactionApi {
-  request(req: SipMessage, dest: Destination, handler: ProxyContext): ClientTransaction;
+  request(req: SipMessage, dest: Destination, handler: ProxyContext, opts?: { loop?: string }): ClientTransaction;
+  decodeBranch(branch: string | undefined): { nodeId: number; valid: boolean; loop?: string } | null;
   sendStateless(req: SipMessage, dest: Destination): void;
   sendResponseStateless(res: SipMessage): void;
   ownsBranch(branch: string): boolean;
@@ -44,6 +46,8 @@ export interface ProxySettings {
 }
 
 export interface ProxyDeps {
+  /** This node's id: loop detection only trusts branches this node made. */
+  nodeId: number;
   tm: TransactionApi;
   sender: Sender;
   sockets: () => SocketSpec[];
@@ -71,7 +75,9 @@ export class Proxy implements TransactionUser, ContextHost {
     }
     const ctx = new ProxyContext(server, this);
     try {
-      if (this.rejectedByChecks(req, server)) return;
+      // Over the request as received, before any Route or Request-URI change (16.6 step 8).
+      ctx.loopHash = computeLoopHash(req);
+      if (this.rejectedByChecks(req, server, ctx.loopHash)) return;
     } catch (err) {
       this.fail(server, err);
       return;
@@ -129,7 +135,7 @@ export class Proxy implements TransactionUser, ContextHost {
       const outSock = this.d.sender.socketFor(dest);
       for (const rr of recordRoutes(inSock ?? outSock, outSock).reverse()) req.prepend('Record-Route', rr);
     }
-    const ct = this.d.tm.request(req, dest, ctx);
+    const ct = this.d.tm.request(req, dest, ctx, { loop: ctx.loopHash });
     this.d.counters.requestOut(req.method);
     return ct;
   }
@@ -137,13 +143,22 @@ export class Proxy implements TransactionUser, ContextHost {
   // ---- request routing ------------------------------------------------------
 
   /** The cheap checks of 16.3 that answer at once (Kamailio's sanity + maxfwd). True when answered. */
-  private rejectedByChecks(req: SipMessage, server: ServerTransaction): boolean {
+  private rejectedByChecks(req: SipMessage, server: ServerTransaction, loopHash: string): boolean {
     // 16.3 step 3: Max-Forwards. OPTIONS with 0 is answered by us (RFC 3261 11 / 16.3).
     const mf = req.get('max-forwards');
     if (mf !== undefined && parseMaxForwards(mf) === 0) {
       if (req.method === 'OPTIONS') this.answerOptions(server);
       else this.reply(server, buildResponse(req, 483, { reason: 'Too Many Hops' }));
       return true;
+    }
+    // 16.3 step 4: a Via of ours whose loop hash matches this very request means it came back unchanged: a loop.
+    // The same request with another Request-URI (a spiral) has another hash and goes on.
+    for (const via of req.vias) {
+      const mine = this.d.tm.decodeBranch(via.branch);
+      if (mine?.valid && mine.loop === loopHash && mine.nodeId === this.d.nodeId) {
+        this.reply(server, buildResponse(req, 482, { reason: 'Loop Detected' }));
+        return true;
+      }
     }
     // 16.3 step 5: Proxy-Require.
     const unsupported = req

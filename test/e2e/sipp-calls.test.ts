@@ -141,3 +141,32 @@ for (const [label, transport] of [['UDP', 'u1'], ['TCP', 't1']] as const) {
     }
   });
 }
+
+test('UDP: a request routed back to the proxy unchanged is a loop (482); a spiral with a new Request-URI is not', async (t) => {
+  const proxyPort = await freePort();
+  const uasPort = await freePort();
+  const node = await startNode(`
+node: { id: 5 }
+listen: [{ transport: udp, address: 127.0.0.1, port: ${proxyPort} }]
+routes:
+  - match: { user_prefix: loop }
+    targets: ["sip:loop@127.0.0.1:${proxyPort}"]
+  - match: { user_prefix: spiral }
+    targets: ["sip:service@127.0.0.1:${proxyPort}"]
+  - match: { user_prefix: service }
+    targets: ["sip:127.0.0.1:${uasPort}"]
+admin: { enabled: false }
+log: { level: error }
+`);
+  try {
+    const loop = await sipp({ scenario: 'uac-loop.xml', remote: `127.0.0.1:${proxyPort}`, localPort: await freePort(), service: 'loop' }).done;
+    t.is(loop.code, 0, explain(loop));
+    const callee = sipp({ scenario: 'uas-answer.xml', localPort: uasPort });
+    await new Promise((r) => setTimeout(r, 300));
+    const spiral = await sipp({ scenario: 'uac-call.xml', remote: `127.0.0.1:${proxyPort}`, localPort: await freePort(), service: 'spiral' }).done;
+    t.is(spiral.code, 0, explain(spiral));
+    t.is((await callee.done).code, 0, explain(callee));
+  } finally {
+    await node.stop();
+  }
+});
