@@ -28,8 +28,9 @@ test('core-routes example: routes leave from the unicast core socket, hook resol
 });
 
 test('example route hook answers with targets, a status or nothing', async (t) => {
-  const hook = (await import(join(EXAMPLES, 'hooks', 'route.mjs'))).default as (req: unknown, ctx: unknown) => unknown;
-  t.deepEqual(hook({ uri: { user: '112' } }, {}), { targets: ['sip:10.0.0.9:5060;transport=udp'], socket: 'core' });
-  t.like(hook({ uri: { user: '+449001' } }, {}) as object, { status: 403 });
-  t.is(hook({ uri: { user: '+4420' } }, {}), undefined);
+  // The hook sees a RouteRequest (src/proxy/route-hook.ts): uri is the Request-URI text.
+  const hook = (await import(join(EXAMPLES, 'hooks', 'route.mjs'))).default as (req: unknown) => unknown;
+  t.deepEqual(hook({ uri: 'sip:112@example.com' }), { targets: ['sip:10.0.0.9:5060;transport=udp'], socket: 'core' });
+  t.like(hook({ uri: 'sip:+449001@example.com;user=phone' }) as object, { status: 403 });
+  t.is(hook({ uri: 'sip:+4420@example.com' }), undefined);
 });
