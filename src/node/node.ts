@@ -9,6 +9,7 @@ import type { Config } from '../config/types.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { createLogger } from '../core/log.js';
 import { LocalAddresses } from '../proxy/local-address.js';
+import { FlowTokens } from '../proxy/flow-token.js';
 import { Proxy } from '../proxy/proxy.js';
 import { loadRouteHook } from '../proxy/route-hook.js';
 import { Registrar } from '../registrar/registrar.js';
@@ -64,6 +65,7 @@ export class Node {
     await this.transport.start();
     const sockets = this.transport.sockets();
     const counters = this.metrics;
+    const branchSecret = c.node.branch_secret || randomBytes(16);
     this.proxy = new Proxy({
       nodeId: c.node.id,
       tm: {
@@ -76,6 +78,7 @@ export class Node {
       sender: this.transport,
       sockets: () => this.transport.sockets(),
       local: new LocalAddresses(sockets, c.proxy.domains),
+      flows: new FlowTokens(branchSecret),
       registrar: this.registrar,
       routes: c.routes,
       hook,
@@ -86,7 +89,7 @@ export class Node {
     });
     this.tm = new TransactionLayer({
       nodeId: c.node.id,
-      branchSecret: c.node.branch_secret || randomBytes(16),
+      branchSecret,
       timers: { t1: c.timers.t1, t2: c.timers.t2, t4: c.timers.t4, timerC: c.timers.timer_c },
       clock: this.clock,
       wheel: this.wheel,

@@ -9,10 +9,13 @@ import type { LocalAddresses } from './local-address.js';
 export interface RouteResult {
   /** The request came through a Route that named us (it is part of a dialog route set). */
   routedToUs: boolean;
+  /** User parts of the Routes of ours that were removed: flow tokens, when a side is on WebSocket. */
+  ourUsers: string[];
 }
 
 export function preprocessRoute(req: SipMessage, me: LocalAddresses): RouteResult {
   let routedToUs = false;
+  const ourUsers: string[] = [];
   // Strict router upstream: it put our Record-Route URI in the Request-URI and
   // the real target in the last Route. Restore it (16.4).
   const ruri = parseUri(req.uri);
@@ -29,11 +32,13 @@ export function preprocessRoute(req: SipMessage, me: LocalAddresses): RouteResul
   for (;;) {
     const top = req.getAll('route')[0];
     if (top === undefined) break;
-    if (!me.isMe(parseNameAddr(top).uri)) break;
+    const uri = parseNameAddr(top).uri;
+    if (!me.isMe(uri)) break;
     req.shift('route');
     routedToUs = true;
+    if (uri.user) ourUsers.push(uri.user);
   }
-  return { routedToUs };
+  return { routedToUs, ourUsers };
 }
 
 /** Our Record-Route URIs always carry `lr`; a Request-URI without a user that is us and has `lr` came from a strict router. */

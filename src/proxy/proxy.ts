@@ -16,6 +16,7 @@ import { computeLoopHash } from '../tm/loop.js';
 import type { ClientTransaction, ServerTransaction, TransactionUser } from '../tm/types.js';
 import type { Destination, Envelope, Sender, SocketSpec } from '../transport/types.js';
 import { type ContextHost, ProxyContext, type Target } from './context.js';
+import type { FlowTokens } from './flow-token.js';
 import { type LocalAddresses, normalizeHost } from './local-address.js';
 import { preprocessRoute } from './loose-route.js';
 import { recordRoutes } from './record-route.js';
@@ -52,6 +53,8 @@ export interface ProxyDeps {
   sender: Sender;
   sockets: () => SocketSpec[];
   local: LocalAddresses;
+  /** Names WebSocket connections in our Record-Route (flow-token.ts). */
+  flows: FlowTokens;
   registrar?: Registrar;
   routes: readonly RouteEntry[];
   hook?: RouteHook;
@@ -131,9 +134,15 @@ export class Proxy implements TransactionUser, ContextHost {
     decrementMaxForwards(req, this.d.settings.max_forwards);
     const dest = target.destination ?? (await this.nextHop(req, target.socketId ?? this.sameSideSocket(req, ctx.server.envelope)));
     if (this.d.settings.record_route && isDialogInitiating(inbound)) {
-      const inSock = this.socketById(ctx.server.envelope.socketId);
+      const env = ctx.server.envelope;
+      const inSock = this.socketById(env.socketId);
       const outSock = this.d.sender.socketFor(dest);
-      for (const rr of recordRoutes(inSock ?? outSock, outSock).reverse()) req.prepend('Record-Route', rr);
+      const inFlow =
+        env.transport === 'ws'
+          ? this.d.flows.encode({ transport: 'ws', address: env.remote.address, port: env.remote.port, connectionId: env.connectionId })
+          : undefined;
+      const outFlow = dest.transport === 'ws' && dest.connectionId !== undefined ? this.d.flows.encode(dest) : undefined;
+      for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow).reverse()) req.prepend('Record-Route', rr);
     }
     const ct = this.d.tm.request(req, dest, ctx, { loop: ctx.loopHash });
     this.d.counters.requestOut(req.method);
@@ -173,11 +182,14 @@ export class Proxy implements TransactionUser, ContextHost {
 
   private async route(req: SipMessage, env: Envelope, ctx: ProxyContext): Promise<void> {
     const server = ctx.server;
-    const { routedToUs } = preprocessRoute(req, this.d.local);
+    const { routedToUs, ourUsers } = preprocessRoute(req, this.d.local);
     const ruri = parseUri(req.uri);
 
     // A Route remains: follow it (in-dialog requests, pre-loaded routes).
     if (req.has('route')) return ctx.start([[{}]]);
+    // Our Record-Route named the WebSocket connection of the other side: that is where it goes.
+    const flow = this.flowTarget(ourUsers, env);
+    if (flow) return ctx.start([[{ destination: flow }]]);
 
     const inDialog = req.toTag !== undefined;
     if (this.d.local.isMe(ruri) && !ruri.user) {
@@ -276,6 +288,15 @@ export class Proxy implements TransactionUser, ContextHost {
     }
   }
 
+  /** The WebSocket connection named by a flow token of ours, unless it is the one the request came on. */
+  private flowTarget(ourUsers: string[], env: Envelope): Destination | undefined {
+    for (const user of ourUsers) {
+      const dest = this.d.flows.decode(user);
+      if (dest && !(env.transport === 'ws' && dest.connectionId === env.connectionId)) return dest;
+    }
+    return undefined;
+  }
+
   private socketById(id: string): SocketSpec | undefined {
     return this.d.sockets().find((s) => s.id === id);
   }
@@ -285,10 +306,11 @@ export class Proxy implements TransactionUser, ContextHost {
     try {
       const mf = req.get('max-forwards');
       if (mf !== undefined && parseMaxForwards(mf) === 0) return this.d.counters.drop('ack_max_forwards');
-      preprocessRoute(req, this.d.local);
-      if (!req.has('route') && this.d.local.isMe(parseUri(req.uri))) return this.d.counters.drop('ack_for_us');
+      const { ourUsers } = preprocessRoute(req, this.d.local);
+      const flow = req.has('route') ? undefined : this.flowTarget(ourUsers, env);
+      if (!flow && !req.has('route') && this.d.local.isMe(parseUri(req.uri))) return this.d.counters.drop('ack_for_us');
       decrementMaxForwards(req, this.d.settings.max_forwards);
-      this.nextHop(req, this.sameSideSocket(req, env)).then(
+      (flow ? Promise.resolve(flow) : this.nextHop(req, this.sameSideSocket(req, env))).then(
         (dest) => {
           this.d.tm.sendStateless(req, dest);
           this.d.counters.requestOut('ACK');
