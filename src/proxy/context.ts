@@ -6,12 +6,15 @@
 import type { SipMessage } from '../sip/message.js';
 import { buildResponse } from '../sip/response.js';
 import type { ClientHandler, ClientTransaction, ServerTransaction } from '../tm/types.js';
+import type { SipUri } from '../sip/types.js';
 import type { Destination, Envelope } from '../transport/types.js';
 import { isBetter } from './best-response.js';
 
 export interface Target {
   /** New Request-URI (undefined: keep the request's own, as when following a Route). */
   uri?: string;
+  /** Send to this URI's host without changing the Request-URI (Kamailio's $du): a gateway, a media server. */
+  nextHop?: SipUri;
   /** Route values to put in front of the request's own (registrar Path, RFC 3327). */
   routes?: string[];
   /** Send from this listen socket. */

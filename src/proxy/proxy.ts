@@ -132,7 +132,7 @@ export class Proxy implements TransactionUser, ContextHost {
       for (const r of [...target.routes, ...existing]) req.append('Route', r);
     }
     decrementMaxForwards(req, this.d.settings.max_forwards);
-    const dest = target.destination ?? (await this.nextHop(req, target.socketId ?? this.sameSideSocket(req, ctx.server.envelope)));
+    const dest = target.destination ?? (await this.destinationFor(req, target, ctx.server.envelope));
     if (this.d.settings.record_route && isDialogInitiating(inbound)) {
       const env = ctx.server.envelope;
       const inSock = this.socketById(env.socketId);
@@ -211,7 +211,7 @@ export class Proxy implements TransactionUser, ContextHost {
       const decision = checkDecision(await this.d.hook(routeRequest(req, env)));
       if (decision) {
         if ('status' in decision) return this.reply(server, buildResponse(req, decision.status, { reason: decision.reason }));
-        const targets = decision.targets.map((uri) => ({ uri, socketId: decision.socket }));
+        const targets = decision.targets.map((uri) => routeTarget(uri, decision.socket));
         return this.startUnlessCancelled(ctx, decision.strategy === 'serial' ? targets.map((t) => [t]) : [targets]);
       }
     }
@@ -224,7 +224,7 @@ export class Proxy implements TransactionUser, ContextHost {
 
     const route = matchRoute(this.d.routes, ruri);
     if (route) {
-      const targets = route.targets.map((uri) => ({ uri, socketId: route.socket }));
+      const targets = route.targets.map((uri) => routeTarget(uri, route.socket));
       return this.startUnlessCancelled(ctx, route.strategy === 'serial' ? targets.map((t) => [t]) : [targets]);
     }
 
@@ -255,6 +255,14 @@ export class Proxy implements TransactionUser, ContextHost {
     // A CANCEL may have been answered while a route hook or DNS was pending.
     if (ctx.cancelled) return;
     ctx.start(groups);
+  }
+
+  private async destinationFor(req: SipMessage, target: Target, env: Envelope): Promise<Destination> {
+    if (target.nextHop) {
+      const socketId = target.socketId ?? (uriTransport(target.nextHop) === env.transport ? env.socketId : undefined);
+      return resolveLiteral(target.nextHop, socketId) ?? (await resolveUri(target.nextHop, socketId));
+    }
+    return this.nextHop(req, target.socketId ?? this.sameSideSocket(req, env));
   }
 
   /** Where a request goes next: its top Route, else its Request-URI (16.6 steps 6-7). */
@@ -348,6 +356,15 @@ export class Proxy implements TransactionUser, ContextHost {
     const reason = err instanceof Error && 'code' in err ? err.message : 'Routing Failed';
     this.reply(server, buildResponse(server.request, 500, { reason: safeReason(reason) }));
   }
+}
+
+/**
+ * A route target without a user part is a next hop: the Request-URI is kept, as a gateway
+ * needs the dialled number. With a user part it is a new request target and replaces it.
+ */
+function routeTarget(uri: string, socketId: string | undefined): Target {
+  const parsed = parseUri(uri);
+  return parsed.user === undefined ? { nextHop: parsed, socketId } : { uri, socketId };
 }
 
 /**
