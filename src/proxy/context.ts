@@ -4,7 +4,7 @@
 // (q-value ordering of registered contacts, or a serial route).
 
 import type { SipMessage } from '../sip/message.js';
-import { buildResponse } from '../sip/response.js';
+import { buildResponse, reasonPhrase } from '../sip/response.js';
 import type { ClientHandler, ClientTransaction, ServerTransaction } from '../tm/types.js';
 import type { SipUri } from '../sip/types.js';
 import type { Destination, Envelope } from '../transport/types.js';
@@ -178,8 +178,9 @@ export class ProxyContext implements ClientHandler {
   }
 }
 
+/** Change the status; a reason phrase that says more than the default one is kept. */
 function relabel(res: SipMessage, status: number): SipMessage {
+  if (res.reason === reasonPhrase(res.status)) res.reason = reasonPhrase(status);
   res.status = status;
-  res.reason = status === 500 ? 'Server Internal Error' : res.reason;
   return res;
 }

@@ -7,14 +7,11 @@ import type { SipMessage } from '../sip/message.js';
 import type { LocalAddresses } from './local-address.js';
 
 export interface RouteResult {
-  /** The request came through a Route that named us (it is part of a dialog route set). */
-  routedToUs: boolean;
   /** User parts of the Routes of ours that were removed: flow tokens, when a side is on WebSocket. */
   ourUsers: string[];
 }
 
 export function preprocessRoute(req: SipMessage, me: LocalAddresses): RouteResult {
-  let routedToUs = false;
   const ourUsers: string[] = [];
   // Strict router upstream: it put our Record-Route URI in the Request-URI and
   // the real target in the last Route. Restore it (16.4).
@@ -25,7 +22,6 @@ export function preprocessRoute(req: SipMessage, me: LocalAddresses): RouteResul
     if (last !== undefined && isRecordRouteUri(ruri)) {
       req.uri = parseNameAddr(last).uriText;
       dropLastRoute(req);
-      routedToUs = true;
     }
   }
   // Loose routing: pop every leading Route that is us (two of them after a double Record-Route).
@@ -35,10 +31,9 @@ export function preprocessRoute(req: SipMessage, me: LocalAddresses): RouteResul
     const uri = parseNameAddr(top).uri;
     if (!me.isMe(uri)) break;
     req.shift('route');
-    routedToUs = true;
     if (uri.user) ourUsers.push(uri.user);
   }
-  return { routedToUs, ourUsers };
+  return { ourUsers };
 }
 
 /** Our Record-Route URIs always carry `lr`; a Request-URI without a user that is us and has `lr` came from a strict router. */

@@ -182,7 +182,7 @@ export class Proxy implements TransactionUser, ContextHost {
 
   private async route(req: SipMessage, env: Envelope, ctx: ProxyContext): Promise<void> {
     const server = ctx.server;
-    const { routedToUs, ourUsers } = preprocessRoute(req, this.d.local);
+    const { ourUsers } = preprocessRoute(req, this.d.local);
     const ruri = parseUri(req.uri);
 
     // A Route remains: follow it (in-dialog requests, pre-loaded routes).
@@ -191,12 +191,14 @@ export class Proxy implements TransactionUser, ContextHost {
     const flow = this.flowTarget(ourUsers, env);
     if (flow) return ctx.start([[{ destination: flow }]]);
 
+    // Only a To tag makes a request in-dialog; a pre-loaded Route to us (an outbound proxy
+    // setting) leaves an initial request to be routed like any other.
     const inDialog = req.toTag !== undefined;
     if (this.d.local.isMe(ruri) && !ruri.user) {
       if (req.method === 'OPTIONS') return this.answerOptions(server);
-      if (inDialog || routedToUs) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
+      if (inDialog) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
     }
-    if (inDialog || routedToUs) {
+    if (inDialog) {
       // The Request-URI is the remote target: send it there.
       if (this.d.local.isMe(ruri)) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
       return ctx.start([[{}]]);
