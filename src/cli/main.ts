@@ -28,6 +28,13 @@ export async function main(argv: string[]): Promise<number> {
         return;
       }
       const node = new Node(config);
+      // e.g. cluster: this node id is already held by a live node. Exit 3, loudly.
+      let fatal: ((err: Error) => void) | undefined;
+      let fatalErr: Error | undefined;
+      node.onFatal = (err) => {
+        fatalErr ??= err;
+        fatal?.(err);
+      };
       await node.start();
       if (opts.pidFile) writeFileSync(opts.pidFile, `${process.pid}\n`);
       await new Promise<void>((resolve) => {
@@ -40,6 +47,13 @@ export async function main(argv: string[]): Promise<number> {
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
+        fatal = (err) => {
+          node.log.fatal({ err: err.message }, 'fatal, stopping');
+          process.stderr.write(`anysip: ${err.message}\n`);
+          exitCode = 3;
+          stop('fatal');
+        };
+        if (fatalErr) fatal(fatalErr);
       });
     });
 

@@ -47,5 +47,52 @@ export function formatStatus(s: Record<string, unknown>): string {
   if (reg) lines.push(`  registrar: ${reg.contacts} contacts for ${reg.aors} AORs`);
   const counters = s.counters as Record<string, unknown> | undefined;
   if (counters) for (const [k, v] of Object.entries(counters)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+  const cluster = s.cluster as ClusterView | undefined;
+  if (cluster) lines.push(...formatCluster(cluster));
   return lines.join('\n') + '\n';
+}
+
+/** The parts of the cluster status (src/cluster/cluster.ts ClusterStatus) printed here. */
+interface ClusterView {
+  name: string;
+  view: number;
+  bus: { address: string; port: number };
+  self: { id: number; name: string; state: string };
+  frames_in: number;
+  frames_out: number;
+  drops: Record<string, number>;
+  peers: Array<{
+    id: number;
+    name?: string;
+    address: string;
+    port: number;
+    state: string;
+    link: string;
+    rtt_ms?: number;
+    frames_in: number;
+    frames_out: number;
+    relayed: number;
+    drops: Record<string, number>;
+  }>;
+}
+
+const formatDrops = (d: Record<string, number> | undefined): string => {
+  const parts = Object.entries(d ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+  return parts.length ? parts.join(' ') : 'none';
+};
+
+/** One line for the cluster, one per member (self first), in a fixed column order. */
+export function formatCluster(c: ClusterView): string[] {
+  const lines = [
+    `  cluster ${c.name}: view ${c.view}, bus ${c.bus.address}:${c.bus.port}, frames in ${c.frames_in} out ${c.frames_out}, drops ${formatDrops(c.drops)}`,
+    `    node ${c.self.id} ${c.self.name} (self): ${c.self.state}`,
+  ];
+  for (const p of c.peers) {
+    const rtt = p.rtt_ms === undefined ? '-' : `${p.rtt_ms.toFixed(2)} ms`;
+    lines.push(
+      `    node ${p.id} ${p.name ?? '?'} ${p.address || '?'}:${p.port || '?'}: ${p.state}, link ${p.link}, rtt ${rtt}, ` +
+        `frames in ${p.frames_in} out ${p.frames_out}${p.relayed ? ` relayed ${p.relayed}` : ''}, drops ${formatDrops(p.drops)}`,
+    );
+  }
+  return lines;
 }

@@ -143,6 +143,32 @@ const logSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 
+const busEndpoint = z.strictObject({
+  address: ipLiteral,
+  port: port(0),
+});
+
+const clusterSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1..64 letters, digits and _ . - only' }).default('anysip'),
+  secret: z.string().min(16, { message: 'must be at least 16 characters' }),
+  bus: busEndpoint,
+  peers: z.array(z.strictObject({ id: z.int().min(1).max(65535), address: ipLiteral, port: port(1) })).default([]),
+  heartbeat_interval: z.int().min(10).max(60_000).default(200),
+  failure_timeout: z.int().min(30).max(600_000).default(800),
+  rejoin_after: z.int().min(0).max(600_000).default(600),
+  max_frame_size: z.int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024),
+  send_queue_limit: z.int().min(65536).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  reconnect_min: z.int().min(10).max(60_000).default(100),
+  reconnect_max: z.int().min(10).max(600_000).default(5000),
+});
+
+const anycastSchema = z.strictObject({
+  mode: z.enum(['hash', 'receiver']).default('hash'),
+  // Covers the longest a transaction can wait for a CANCEL or an ACK with default timers: timer C + 64*T1.
+  second_chance: z.int().min(0).max(3_600_000).default(212_000),
+  query_timeout: z.int().min(1).max(10_000).default(50),
+});
+
 // prefault({}) (not default) so an absent section still gets its inner defaults.
 export const configSchema = z.strictObject({
   node: nodeSchema,
@@ -155,6 +181,8 @@ export const configSchema = z.strictObject({
   route_hook: z.string().min(1).optional(),
   admin: adminSchema.prefault({}),
   log: logSchema.prefault({}),
+  cluster: clusterSchema.optional(),
+  anycast: anycastSchema.prefault({}),
 });
 
 // Compile-time guard: the hand-written Config (readable in editors) and the
@@ -198,12 +226,51 @@ export function crossCheck(c: Config): Problem[] {
     out.push({ path: ['registrar', 'default_expires'], message: `must be <= registrar.max_expires (${r.default_expires} > ${r.max_expires})` });
   }
 
+  if (c.cluster) out.push(...crossCheckCluster(c, binds));
+
   c.routes.forEach((route, i) => {
     if (route.socket !== undefined && !ids.has(route.socket)) {
       const known = [...ids.keys()].map((k) => `"${k}"`).join(', ');
       out.push({ path: ['routes', i, 'socket'], message: `no listen socket with id "${route.socket}" (known: ${known})` });
     }
   });
+  return out;
+}
+
+function crossCheckCluster(c: Config, binds: Map<string, number>): Problem[] {
+  const out: Problem[] = [];
+  const k = c.cluster!;
+  if (k.bus.port !== 0) {
+    const other = binds.get(`tcp ${k.bus.address} ${k.bus.port}`);
+    if (other !== undefined) out.push({ path: ['cluster', 'bus', 'port'], message: `${k.bus.address}:${k.bus.port} is also bound by listen[${other}]` });
+    if (c.admin.enabled && c.admin.address === k.bus.address && c.admin.port === k.bus.port) {
+      out.push({ path: ['cluster', 'bus', 'port'], message: `${k.bus.address}:${k.bus.port} is also the admin port` });
+    }
+  }
+  const ids = new Map<number, number>();
+  const addrs = new Map<string, number>();
+  k.peers.forEach((p, i) => {
+    const prev = ids.get(p.id);
+    if (prev !== undefined) out.push({ path: ['cluster', 'peers', i, 'id'], message: `duplicate peer id ${p.id} (also cluster.peers[${prev}])` });
+    else ids.set(p.id, i);
+    const key = `${p.address}:${p.port}`;
+    const same = addrs.get(key);
+    if (same !== undefined) out.push({ path: ['cluster', 'peers', i, 'port'], message: `${key} is also cluster.peers[${same}]` });
+    else addrs.set(key, i);
+    const self = p.address === k.bus.address && p.port === k.bus.port;
+    if (self && p.id !== c.node.id) {
+      out.push({ path: ['cluster', 'peers', i, 'id'], message: `${key} is this node's own bus address but id ${p.id} is not node.id (${c.node.id})` });
+    }
+  });
+  if (k.failure_timeout < 2 * k.heartbeat_interval) {
+    out.push({
+      path: ['cluster', 'failure_timeout'],
+      message: `must be >= 2 x cluster.heartbeat_interval (${k.failure_timeout} < 2 x ${k.heartbeat_interval})`,
+    });
+  }
+  if (k.reconnect_min > k.reconnect_max) {
+    out.push({ path: ['cluster', 'reconnect_min'], message: `must be <= cluster.reconnect_max (${k.reconnect_min} > ${k.reconnect_max})` });
+  }
   return out;
 }
 

@@ -90,6 +90,47 @@ export interface LogConfig {
   level: LogLevel;
 }
 
+export interface ClusterPeerConfig {
+  id: number;
+  address: string;
+  port: number;
+}
+
+/** The cluster bus and membership (src/bin-proto, src/cluster). Absent: a single node, no bus. */
+export interface ClusterConfig {
+  /** Hellos from another cluster name are refused. Default `anysip`. */
+  name: string;
+  /** Shared by every node; the bus HMAC key is derived from it. >= 16 chars. */
+  secret: string;
+  /** This node's unicast bus listener. */
+  bus: { address: string; port: number };
+  /** Other nodes' bus endpoints; a seed list is enough (the rest is learned). Self may be listed. */
+  peers: ClusterPeerConfig[];
+  /** Milliseconds between heartbeats on a link that carries nothing else. */
+  heartbeat_interval: number;
+  /** Milliseconds of silence after which a peer is `down`. */
+  failure_timeout: number;
+  /** Milliseconds a peer that went down must be heard without a gap before it counts again. */
+  rejoin_after: number;
+  /** Largest frame, bytes; a longer length prefix closes the connection. */
+  max_frame_size: number;
+  /** Bytes a link may hold unsent before frames are dropped. */
+  send_queue_limit: number;
+  /** Reconnect backoff, milliseconds: first delay and cap. */
+  reconnect_min: number;
+  reconnect_max: number;
+}
+
+/** The anycast gate (src/anycast/README.md). Used only when the node runs in a cluster. */
+export interface AnycastConfig {
+  /** `hash`: the rendezvous owner of the Call-ID handles every request; `receiver`: the receiving node does, strays are looked up. */
+  mode: 'hash' | 'receiver';
+  /** Milliseconds the owners of a replaced membership view are still asked about keys that moved (second chance). */
+  second_chance: number;
+  /** Milliseconds to wait for answers to an ownership query. */
+  query_timeout: number;
+}
+
 export interface Config {
   node: NodeConfig;
   listen: ListenConfig[];
@@ -102,4 +143,6 @@ export interface Config {
   route_hook?: string;
   admin: AdminConfig;
   log: LogConfig;
+  cluster?: ClusterConfig;
+  anycast: AnycastConfig;
 }

@@ -63,3 +63,14 @@ export class RouteHookError extends AnysipError {
     super('ROUTE_HOOK', message);
   }
 }
+
+/**
+ * A cluster bus failure that stops the node, e.g. its node id is already held
+ * by a live node of the cluster (`BUS_ID_IN_USE`). Bad frames are never
+ * errors: they are counted drops.
+ */
+export class BusError extends AnysipError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}

@@ -18,16 +18,32 @@ import { TimerWheel } from '../tm/timer-wheel.js';
 import { TransportLayer } from '../transport/layer.js';
 import type { SocketSpec } from '../transport/types.js';
 import { Ingress } from './ingress.js';
+import { Cluster } from '../cluster/cluster.js';
+import { createAnycast, type Anycast, type GateEvents } from '../anycast/index.js';
+import type { Bus, Membership } from '../cluster/types.js';
+import type { SipMessage } from '../sip/message.js';
+import type { Envelope, Sender } from '../transport/types.js';
 
 export interface NodeOptions {
   log?: Logger;
   clock?: Clock;
+  /** Replaces the socket layer (the simulator's in-memory network). */
+  transport?: NodeTransport;
+  /** Bus and membership to use instead of a `cluster:` section (the simulator's in-memory ones). */
+  bus?: Bus;
+  membership?: Membership;
+  /** false: no interval timers are started; whoever built the node advances `wheel` (the simulator). Default true. */
+  realTimers?: boolean;
+  anycastEvents?: GateEvents;
 }
+
+/** What the node needs from its transport layer (TransportLayer, or the simulator's network). */
+export type NodeTransport = Pick<TransportLayer, 'onMessage' | 'start' | 'stop' | 'sockets' | 'stats' | 'send' | 'socketFor'>;
 
 export class Node {
   readonly log: Logger;
   readonly metrics = new Metrics();
-  readonly transport: TransportLayer;
+  readonly transport: NodeTransport;
   readonly wheel: TimerWheel;
   readonly registrar: Registrar | undefined;
   tm!: TransactionLayer;
@@ -38,17 +54,34 @@ export class Node {
   private readonly clock: Clock;
   private readonly startedAt: number;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** The cluster bus and membership (src/cluster); undefined without a `cluster:` config section. */
+  cluster: Cluster | undefined;
+  /** Called when the node cannot go on (e.g. its id is held by a live cluster node); the CLI exits non-zero. */
+  onFatal: ((err: Error) => void) | undefined;
+  /** The anycast gate and its sender, when the node is in a cluster (src/anycast). */
+  anycast: Anycast | undefined;
+  /** What tm and the proxy send through: the transport, or the anycast sender once the gate exists. */
+  private out: Sender;
+  private readonly opts: NodeOptions;
+  private readonly sendOut: Sender = {
+    send: (data, dest, onError) => this.out.send(data, dest, onError),
+    socketFor: (dest) => this.out.socketFor(dest),
+  };
 
   constructor(readonly config: Config, opts: NodeOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.startedAt = this.clock.now();
     this.log = opts.log ?? createLogger({ name: config.node.name, level: config.log.level, nodeId: config.node.id });
-    this.transport = new TransportLayer({
-      sockets: config.listen.map((l): SocketSpec => ({ ...l })),
-      tcpIdleTimeoutMs: config.transport.tcp_idle_timeout * 1000,
-      maxMessageSize: config.transport.max_message_size,
-      clock: this.clock,
-    });
+    this.opts = opts;
+    this.transport =
+      opts.transport ??
+      new TransportLayer({
+        sockets: config.listen.map((l): SocketSpec => ({ ...l })),
+        tcpIdleTimeoutMs: config.transport.tcp_idle_timeout * 1000,
+        maxMessageSize: config.transport.max_message_size,
+        clock: this.clock,
+      });
+    this.out = this.transport;
     this.wheel = new TimerWheel({ now: this.clock.now() });
     this.registrar = config.registrar.enabled ? new Registrar(config.registrar) : undefined;
   }
@@ -75,7 +108,7 @@ export class Node {
         sendResponseStateless: (res) => this.tm.sendResponseStateless(res),
         ownsBranch: (branch) => this.tm.ownsBranch(branch),
       },
-      sender: this.transport,
+      sender: this.sendOut,
       sockets: () => this.transport.sockets(),
       local: new LocalAddresses(sockets, c.proxy.domains),
       flows: new FlowTokens(branchSecret),
@@ -93,17 +126,17 @@ export class Node {
       timers: { t1: c.timers.t1, t2: c.timers.t2, t4: c.timers.t4, timerC: c.timers.timer_c },
       clock: this.clock,
       wheel: this.wheel,
-      sender: this.transport,
+      sender: this.sendOut,
       user: this.proxy,
     });
     this.ingress = new Ingress({
-      sender: this.transport,
+      sender: this.sendOut,
       counters,
       log: this.log,
-      next: (msg, env) => this.tm.receive(msg, env),
+      next: (msg, env) => this.next(msg, env),
     });
-    this.wheel.start(this.clock, 10);
-    if (this.registrar) {
+    if (this.opts.realTimers !== false) this.wheel.start(this.clock, 10);
+    if (this.registrar && this.opts.realTimers !== false) {
       const registrar = this.registrar;
       this.sweepTimer = setInterval(() => registrar.store.sweep(this.clock.now()), 1000);
       this.sweepTimer.unref();
@@ -116,6 +149,12 @@ export class Node {
         registrarContacts: this.registrar?.store.size ?? 0,
       };
     });
+    if (c.cluster) {
+      this.cluster = new Cluster({ config: c.cluster, node: c.node, metrics: this.metrics, clock: this.clock, log: this.log });
+      this.cluster.onFatal = (err) => this.onFatal?.(err);
+      await this.cluster.start();
+    }
+    this.startAnycast();
     if (c.admin.enabled) {
       this.admin = new AdminServer({
         address: c.admin.address,
@@ -131,10 +170,38 @@ export class Node {
     );
   }
 
+  /** In a cluster, the anycast gate goes between ingress and tm (DESIGN.md, "Packets' path"). */
+  private startAnycast(): void {
+    const bus = this.opts.bus ?? this.cluster?.bus;
+    const membership = this.opts.membership ?? this.cluster?.membership;
+    if (!bus || !membership) return;
+    const ingress = this.ingress!;
+    this.anycast = createAnycast({
+      settings: this.config.anycast,
+      bus,
+      membership,
+      transport: this.transport,
+      clock: this.clock,
+      wheel: this.wheel,
+      log: this.log,
+      registry: this.metrics.registry,
+      drop: (reason) => this.metrics.drop(reason),
+      events: this.opts.anycastEvents,
+    });
+    this.anycast.gate.attach(this.tm, (data, env) => ingress.receive(data, env));
+    this.out = this.anycast.sender;
+  }
+
+  private next(msg: SipMessage, env: Envelope): void {
+    if (this.anycast) this.anycast.gate.receive(msg, env);
+    else this.tm.receive(msg, env);
+  }
+
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.wheel.stop();
     await this.admin?.stop();
+    await this.cluster?.stop();
     await this.transport.stop();
   }
 
@@ -142,13 +209,14 @@ export class Node {
   status(): Record<string, unknown> {
     const tm = this.tm?.stats();
     return {
-      node: { id: this.config.node.id, name: this.config.node.name, state: 'up' },
+      node: { id: this.config.node.id, name: this.config.node.name, state: this.cluster?.membership.ownState ?? 'up' },
       uptime_seconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       sockets: this.transport.sockets(),
       transactions: tm,
       registrar: this.registrar ? { contacts: this.registrar.store.size, aors: this.registrar.store.aors } : undefined,
       transport: this.transport.stats(),
       counters: this.metrics.counters(),
+      cluster: this.cluster?.status(),
     };
   }
 

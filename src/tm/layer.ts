@@ -223,6 +223,11 @@ export class TransactionLayer implements TxnContext {
     }
   }
 
+  /** A server transaction exists under this key (matching.ts serverKey): the anycast gate's "is it here?". */
+  hasServerKey(key: string): boolean {
+    return this.servers.has(key);
+  }
+
   /** Client transaction by branch and method (17.1.3). */
   findClient(branch: string, method: string): ClientTransaction | undefined {
     return this.clients.get(clientKey(branch, method));

@@ -1,0 +1,438 @@
+// The anycast gate: between ingress and the transaction layer, it answers
+// "is this message mine?" for every message and sends the ones that are not
+// to their owner over the bus, one hop, never more (DESIGN.md, "Contracts").
+//
+//   reply                 owner = node id in the top Via branch (MAC checked; bad MAC: drop)
+//   request, hash mode    here if a transaction here matches; else owner = rendezvous(Call-ID, up nodes)
+//   request, receiver     here if a transaction here matches; else ask every peer; whoever holds it gets it,
+//                         nobody: it is new and stays here
+//   membership changed    (second chance) keys whose owner moved: ask the previous owner first
+//   hops = 1              always here: it was forwarded once already
+
+import type { Bus, BusMessage, Membership } from '../cluster/types.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import type { SipMessage } from '../sip/message.js';
+import { serverKey } from '../tm/matching.js';
+import type { TimerWheel } from '../tm/timer-wheel.js';
+import type { Envelope, Sender } from '../transport/types.js';
+import type { AnycastCounters, ForwardKind } from './metrics.js';
+import { MAX_FOLLOWERS, PendingQuery, type QueryOwner } from './pending.js';
+import { keyHash, ownerOfHash } from './rendezvous.js';
+import type { RelaySender } from './relay-sender.js';
+import type { AnycastSettings, GateEvents, GateTm } from './types.js';
+import { ViewHistory } from './views.js';
+import {
+  decodeAnswer,
+  decodeForward,
+  decodeQuery,
+  decodeRelay,
+  encodeAnswer,
+  encodeForward,
+  encodeQuery,
+  FLAG_SECOND_CHANCE,
+  MSG_ANSWER,
+  MSG_FORWARD,
+  MSG_QUERY,
+  MSG_RELAY,
+  VERDICT_HAVE,
+  VERDICT_NONE,
+  VERDICT_PENDING,
+} from './wire.js';
+
+export interface GateDeps {
+  settings: AnycastSettings;
+  bus: Bus;
+  membership: Membership;
+  clock: Clock;
+  wheel: TimerWheel;
+  counters: AnycastCounters;
+  log: Logger;
+  /** The node's own transport: RELAY writes go straight to it. */
+  transport: Sender;
+  /** The sender tm and proxy use (maps connections of other nodes). */
+  relay: RelaySender;
+  events?: GateEvents;
+}
+
+/** Where a message that nobody else holds went after an answer of NONE (hash mode): see onQuery. */
+interface Promised {
+  target: number;
+  until: number;
+}
+
+const MAX_PROMISES = 4096;
+
+export class AnycastGate implements QueryOwner {
+  readonly selfId: number;
+  private tm: GateTm | undefined;
+  private reinject: ((data: Buffer, env: Envelope) => void) | undefined;
+  private readonly views: ViewHistory;
+  private readonly byQid = new Map<number, PendingQuery>();
+  private readonly byKey = new Map<string, PendingQuery>();
+  private readonly promises = new Map<string, Promised>();
+  private peers: number[] = [];
+  private qseq = 0;
+  private readonly scratch: number[] = [];
+
+  constructor(private readonly d: GateDeps) {
+    this.selfId = d.bus.selfId;
+    this.views = new ViewHistory(d.membership.upNodes(), d.settings.second_chance);
+    this.peers = this.livePeers();
+    d.membership.onChange(() => {
+      this.views.update(d.membership.upNodes(), d.clock.now());
+      this.peers = this.livePeers();
+    });
+    d.bus.handle('anycast', (m) => this.onBus(m));
+  }
+
+  /** Wire the layers that exist only once the node has built them. */
+  attach(tm: GateTm, reinject: (data: Buffer, env: Envelope) => void): void {
+    this.tm = tm;
+    this.reinject = reinject;
+  }
+
+  /** Queries waiting for answers (0 when idle: the simulator's leak check). */
+  get pendingQueries(): number {
+    return this.byQid.size;
+  }
+
+  // ---- messages from the network (ingress.next) --------------------------------
+
+  receive(msg: SipMessage, env: Envelope): void {
+    const tm = this.tm;
+    if (tm === undefined) {
+      this.d.counters.drop('starting');
+      return;
+    }
+    if (env.hops > 0) {
+      this.taken(msg, env, tm);
+      return;
+    }
+    if (msg.isRequest) this.request(msg, env, tm);
+    else this.response(msg, env, tm);
+  }
+
+  private response(res: SipMessage, env: Envelope, tm: GateTm): void {
+    let branch: string | undefined;
+    try {
+      branch = res.topVia.branch;
+    } catch {
+      this.local(res, env, tm); // tm counts what it cannot classify
+      return;
+    }
+    const b = tm.decodeBranch(branch);
+    // Not ours (another vendor's branch), stateless (any node relays it), or our own.
+    if (b === null || b.stateless || b.nodeId === this.selfId) {
+      this.local(res, env, tm);
+      return;
+    }
+    if (!b.valid) {
+      this.d.counters.drop('bad_mac'); // forged or another cluster's: never on the bus
+      return;
+    }
+    this.forward(b.nodeId, res, env, false);
+  }
+
+  private request(req: SipMessage, env: Envelope, tm: GateTm): void {
+    const method = req.method;
+    let key: string;
+    let lookup: string[];
+    let hash: number;
+    try {
+      if (method === 'ACK') {
+        key = serverKey(req, 'ACK');
+        lookup = [key, serverKey(req, 'INVITE')];
+      } else if (method === 'CANCEL') {
+        key = serverKey(req, 'CANCEL');
+        lookup = [key, serverKey(req, 'INVITE')];
+      } else {
+        key = serverKey(req, method);
+        lookup = [key];
+      }
+      hash = keyHash(req.callId);
+    } catch {
+      this.local(req, env, tm); // broken Via / CSeq / Call-ID: tm counts and drops it
+      return;
+    }
+    for (let i = 0; i < lookup.length; i++) {
+      if (tm.hasServerKey(lookup[i]!)) {
+        this.local(req, env, tm);
+        return;
+      }
+    }
+    // A query is out for this very message or the INVITE it belongs to: wait behind it.
+    for (let i = 0; i < lookup.length; i++) {
+      const p = this.byKey.get(lookup[i]!);
+      if (p !== undefined) {
+        if (p.followers.length < MAX_FOLLOWERS) p.followers.push([req, env]);
+        else this.d.counters.drop('query_backlog');
+        return;
+      }
+    }
+    // We told another node this request was not here (it took it), or sent it on ourselves: copies follow.
+    const promised = this.promised(key);
+    if (promised !== 0) {
+      this.forward(promised, req, env, false);
+      return;
+    }
+    if (this.d.settings.mode === 'hash') this.hashRoute(req, env, tm, key, lookup, hash);
+    else this.receiverRoute(req, env, tm, key, lookup);
+  }
+
+  private hashRoute(req: SipMessage, env: Envelope, tm: GateTm, key: string, lookup: string[], hash: number): void {
+    const now = this.d.clock.now();
+    const up = this.d.membership.upNodes();
+    const owner = up.length > 0 ? ownerOfHash(hash, up) : this.selfId;
+    if (this.views.inGrace) {
+      const prev = this.views.previousOwners(hash, now, owner, this.scratch);
+      const ask: number[] = [];
+      for (const n of prev) if (n !== this.selfId && this.alive(n)) ask.push(n);
+      if (ask.length > 0) {
+        this.ask(ask, req, env, key, lookup, owner);
+        return;
+      }
+    }
+    if (owner === this.selfId) this.local(req, env, tm);
+    else this.forward(owner, req, env, false);
+  }
+
+  private receiverRoute(req: SipMessage, env: Envelope, tm: GateTm, key: string, lookup: string[]): void {
+    if (this.peers.length === 0) this.local(req, env, tm);
+    else this.ask(this.peers, req, env, key, lookup, this.selfId);
+  }
+
+  // ---- ownership queries ---------------------------------------------------------
+
+  private ask(nodes: readonly number[], req: SipMessage, env: Envelope, key: string, lookup: string[], fallback: number): void {
+    const qid = (this.qseq = (this.qseq + 1) >>> 0);
+    const p = new PendingQuery(this, qid, key, req, env, fallback);
+    const payload = encodeQuery(qid, lookup);
+    for (const n of nodes) {
+      if (this.d.bus.send(n, 'anycast', MSG_QUERY, payload)) {
+        p.awaiting.push(n);
+        this.d.counters.sent('query');
+      }
+    }
+    if (p.awaiting.length === 0) {
+      this.decide(p, 'none');
+      return;
+    }
+    this.byQid.set(qid, p);
+    this.byKey.set(key, p);
+    p.timer = this.d.wheel.schedule(this.d.settings.query_timeout, p, 0);
+  }
+
+  finish(p: PendingQuery, timedOut: boolean): void {
+    if (this.byQid.get(p.qid) !== p) return;
+    this.byQid.delete(p.qid);
+    if (this.byKey.get(p.key) === p) this.byKey.delete(p.key);
+    if (p.timer !== undefined) this.d.wheel.cancel(p.timer);
+    p.timer = undefined;
+    this.decide(p, timedOut ? 'timeout' : p.holder !== 0 ? 'have' : 'none');
+  }
+
+  private decide(p: PendingQuery, result: 'have' | 'none' | 'timeout'): void {
+    this.d.counters.query(result);
+    const tm = this.tm!;
+    let dst: number;
+    if (p.holder !== 0) {
+      dst = p.holder;
+    } else if (this.d.settings.mode === 'receiver') {
+      // Several nodes got the same new request at once: the lowest id takes it, the others send theirs there.
+      dst = this.selfId;
+      for (const c of p.contenders) if (c < dst && this.alive(c)) dst = c;
+    } else {
+      dst = p.fallback;
+    }
+    const second = p.holder !== 0 && this.d.settings.mode === 'hash';
+    // Copies that reach us later go the same way; a forwarded copy is dropped here (taken()).
+    if (dst !== this.selfId) this.promise(p.key, dst);
+    if (dst === this.selfId) this.local(p.msg, p.env, tm);
+    else this.forward(dst, p.msg, p.env, second);
+    for (const [msg, env] of p.followers) {
+      if (dst === this.selfId) this.request(msg, env, tm);
+      else this.forward(dst, msg, env, second);
+    }
+  }
+
+  private onQuery(src: number, payload: Uint8Array): void {
+    const q = decodeQuery(payload);
+    const tm = this.tm;
+    if (q === null || tm === undefined) {
+      this.d.counters.drop(q === null ? 'bad_bus_payload' : 'starting');
+      return;
+    }
+    let verdict = VERDICT_NONE;
+    for (const k of q.keys) {
+      if (tm.hasServerKey(k)) {
+        verdict = VERDICT_HAVE;
+        break;
+      }
+    }
+    if (verdict === VERDICT_NONE) {
+      const mine = this.byKey.get(q.keys[0]!);
+      if (mine !== undefined) {
+        verdict = VERDICT_PENDING;
+        if (this.d.settings.mode === 'receiver') mine.addContender(src);
+      } else {
+        // We said "not here": the asker decides where it goes. If our view is behind and a copy of the
+        // same request reaches us next, it must follow rather than start a second transaction here.
+        this.promise(q.keys[0]!, src);
+      }
+    }
+    if (this.d.bus.send(src, 'anycast', MSG_ANSWER, encodeAnswer(q.qid, verdict))) this.d.counters.sent('answer');
+  }
+
+  private onAnswer(src: number, payload: Uint8Array): void {
+    const a = decodeAnswer(payload);
+    if (a === null) {
+      this.d.counters.drop('bad_bus_payload');
+      return;
+    }
+    const p = this.byQid.get(a.qid);
+    if (p === undefined || !p.answered(src)) return; // late (after a timeout) or not asked
+    if (a.verdict === VERDICT_HAVE) {
+      if (p.holder === 0 || src < p.holder) p.holder = src;
+      this.finish(p, false); // only one node can hold it: no need to wait for the rest
+      return;
+    }
+    if (a.verdict === VERDICT_PENDING && this.d.settings.mode === 'receiver') p.addContender(src);
+    if (p.awaiting.length === 0) this.finish(p, false);
+  }
+
+  /**
+   * The node a promise sends this key to (0: none, or expired). With `anyState`, also a node that has
+   * died since: a forwarded copy must not start a transaction here even then.
+   */
+  private promised(key: string, anyState = false): number {
+    if (this.promises.size === 0) return 0;
+    const p = this.promises.get(key);
+    if (p === undefined) return 0;
+    if (p.until <= this.d.clock.now()) {
+      this.promises.delete(key);
+      return 0;
+    }
+    return anyState || this.alive(p.target) ? p.target : 0;
+  }
+
+  private promise(key: string, target: number): void {
+    if (this.promises.size >= MAX_PROMISES) {
+      const now = this.d.clock.now();
+      for (const [k, v] of this.promises) if (v.until <= now) this.promises.delete(k);
+      if (this.promises.size >= MAX_PROMISES) this.promises.delete(this.promises.keys().next().value as string);
+    }
+    // Long enough for the slowest membership update to reach us, short next to any SIP timer.
+    this.promises.set(key, { target, until: this.d.clock.now() + Math.max(1000, 4 * this.d.settings.query_timeout) });
+  }
+
+  // ---- the bus -------------------------------------------------------------------
+
+  private forward(dst: number, msg: SipMessage, env: Envelope, secondChance: boolean): void {
+    if (env.hops > 0) {
+      this.d.counters.drop('hop_limit'); // unreachable by construction; kept as the last guard
+      return;
+    }
+    const state = this.d.membership.state(dst);
+    if (state === undefined || state === 'down') {
+      this.d.counters.drop('owner_down');
+      return;
+    }
+    const payload = encodeForward(env, msg.serialize(), secondChance ? FLAG_SECOND_CHANCE : 0);
+    if (!this.d.bus.send(dst, 'anycast', MSG_FORWARD, payload)) {
+      this.d.counters.drop('owner_unreachable');
+      return;
+    }
+    this.d.counters.sent('forward');
+    if (secondChance) this.d.counters.secondChance();
+    this.d.events?.onForward?.(dst, msg, env, secondChance);
+  }
+
+  private onBus(m: BusMessage): void {
+    switch (m.type) {
+      case MSG_FORWARD:
+        return this.onForward(m.src, m.payload);
+      case MSG_QUERY:
+        return this.onQuery(m.src, m.payload);
+      case MSG_ANSWER:
+        return this.onAnswer(m.src, m.payload);
+      case MSG_RELAY:
+        return this.onRelay(m.payload);
+      default:
+        this.d.counters.drop('bad_bus_payload');
+    }
+  }
+
+  private onForward(src: number, payload: Uint8Array): void {
+    const f = decodeForward(payload);
+    if (f === null || this.reinject === undefined) {
+      this.d.counters.drop(f === null ? 'bad_bus_payload' : 'starting');
+      return;
+    }
+    if (f.env.hops !== 0) {
+      this.d.counters.drop('hop_limit');
+      return;
+    }
+    const env = f.env;
+    env.hops = 1;
+    if (env.transport !== 'udp' && env.connectionId !== undefined) env.connectionId = this.d.relay.localId(src, env.connectionId);
+    // Through ingress again: parsed and validated here as if read from our own socket.
+    this.reinject(f.data, env);
+  }
+
+  private onRelay(payload: Uint8Array): void {
+    const r = decodeRelay(payload);
+    if (r === null) {
+      this.d.counters.drop('bad_bus_payload');
+      return;
+    }
+    this.d.transport.send(r.data, r.dest, () => this.d.counters.drop('relay_failed'));
+  }
+
+  // ---- here ----------------------------------------------------------------------
+
+  /** A message another node forwarded: count what it was, then process it as if it had arrived here. */
+  private taken(msg: SipMessage, env: Envelope, tm: GateTm): void {
+    let kind: ForwardKind = 'reply';
+    if (msg.isRequest) {
+      const method = msg.method;
+      let known = false;
+      try {
+        const key = serverKey(msg, method);
+        known = tm.hasServerKey(key);
+        if (!known && (method === 'ACK' || method === 'CANCEL')) known = tm.hasServerKey(serverKey(msg, 'INVITE'));
+        // A copy of a request that we sent on to another node: starting it here too would fork it
+        // twice. A duplicate, dropped; the sender retransmits if need be.
+        if (!known && this.promised(key, true) !== 0) {
+          this.d.counters.drop('duplicate_elsewhere');
+          return;
+        }
+      } catch {
+        // tm will count it
+      }
+      kind = method === 'CANCEL' ? 'cancel' : method === 'ACK' ? 'ack' : known ? 'retransmission' : 'initial';
+    }
+    this.d.counters.forwarded(kind);
+    this.d.counters.latency((this.d.clock.now() - env.receivedAt) / 1000);
+    this.local(msg, env, tm);
+  }
+
+  private local(msg: SipMessage, env: Envelope, tm: GateTm): void {
+    this.d.events?.onLocal?.(msg, env);
+    tm.receive(msg, env);
+  }
+
+  private alive(node: number): boolean {
+    const s = this.d.membership.state(node);
+    return s !== undefined && s !== 'down';
+  }
+
+  /** Nodes that may hold transactions: up or draining, not us. */
+  private livePeers(): number[] {
+    const out: number[] = [];
+    for (const m of this.d.membership.members()) {
+      if (m.id !== this.selfId && (m.state === 'up' || m.state === 'draining')) out.push(m.id);
+    }
+    return out.sort((a, b) => a - b);
+  }
+}

@@ -1,0 +1,77 @@
+// Responses to requests that arrived over TCP/WS on another node. The owner
+// cannot write to another node's connection, so a re-injected stream request
+// gets a synthetic connection id here, and whatever the owner then sends to
+// that id (responses, and requests to a contact registered over it) goes back
+// over the bus to the node holding the connection, which writes it (RELAY).
+// UDP needs none of this: every node sends from the same anycast address.
+
+import { TransportError } from '../core/errors.js';
+import type { Destination, Sender, SocketSpec } from '../transport/types.js';
+import type { AnycastCounters } from './metrics.js';
+import { encodeRelay, MSG_RELAY } from './wire.js';
+import type { Bus } from '../cluster/types.js';
+
+/** Above any id a TransportLayer hands out (a counter from 1). */
+const SYNTHETIC_BASE = 2 ** 40;
+/** Remote connections remembered; the oldest is forgotten first (its later sends fail like a closed connection). */
+const MAX_REMOTE = 65536;
+
+interface Remote {
+  node: number;
+  connectionId: number;
+}
+
+export class RelaySender implements Sender {
+  private readonly byId = new Map<number, Remote>();
+  private readonly byRemote = new Map<string, number>();
+  private next = SYNTHETIC_BASE;
+
+  constructor(
+    private readonly local: Sender,
+    private readonly bus: Bus,
+    private readonly counters: AnycastCounters,
+  ) {}
+
+  /** The local stand-in for connection `connectionId` of node `node`. */
+  localId(node: number, connectionId: number): number {
+    const key = node + ':' + connectionId;
+    const known = this.byRemote.get(key);
+    if (known !== undefined) {
+      // Refresh its age: Maps iterate in insertion order, the oldest first.
+      this.byRemote.delete(key);
+      this.byRemote.set(key, known);
+      return known;
+    }
+    const id = this.next++;
+    this.byId.set(id, { node, connectionId });
+    this.byRemote.set(key, id);
+    if (this.byRemote.size > MAX_REMOTE) {
+      const [oldKey, oldId] = this.byRemote.entries().next().value as [string, number];
+      this.byRemote.delete(oldKey);
+      this.byId.delete(oldId);
+    }
+    return id;
+  }
+
+  send(data: Buffer, dest: Destination, onError?: (err: Error) => void): void {
+    const cid = dest.connectionId;
+    if (cid === undefined || cid < SYNTHETIC_BASE) {
+      this.local.send(data, dest, onError);
+      return;
+    }
+    const remote = this.byId.get(cid);
+    const ok =
+      remote !== undefined &&
+      this.bus.send(remote.node, 'anycast', MSG_RELAY, encodeRelay({ ...dest, connectionId: remote.connectionId }, data));
+    if (ok) {
+      this.counters.sent('relay');
+      return;
+    }
+    this.counters.drop('relay_unreachable');
+    if (onError) queueMicrotask(() => onError(new TransportError('connection is on another node that cannot be reached')));
+  }
+
+  socketFor(dest: Destination): SocketSpec {
+    return this.local.socketFor(dest);
+  }
+}
