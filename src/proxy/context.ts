@@ -29,6 +29,8 @@ export interface ContextHost {
   forward(ctx: ProxyContext, target: Target): Promise<ClientTransaction>;
   /** Send a response upstream through the server transaction. */
   reply(server: ServerTransaction, res: SipMessage): void;
+  /** Count something the context refused to relay. */
+  dropped(reason: string): void;
 }
 
 export class ProxyContext implements ClientHandler {
@@ -171,9 +173,18 @@ export class ProxyContext implements ClientHandler {
     for (const f of res.fields('proxy-authenticate')) this.challenges.push(['Proxy-Authenticate', f.value]);
   }
 
-  /** Strip our Via and send through the server transaction. */
+  /**
+   * Strip our Via and send through the server transaction. A response left with no Via was
+   * addressed to us alone and must not be forwarded (16.7 step 3); a broken downstream sent it
+   * in answer to our request, so the caller still gets that status, built from its own request.
+   */
   private forwardUp(res: SipMessage): void {
     res.shift('via');
+    if (!res.has('via')) {
+      this.host.dropped('response_without_via');
+      const toTag = res.toTag;
+      res = buildResponse(this.server.request, res.status, { reason: res.reason, toTag });
+    }
     this.host.reply(this.server, res);
   }
 }

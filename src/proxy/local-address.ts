@@ -5,12 +5,14 @@ import type { SipUri } from '../sip/types.js';
 import type { SocketSpec } from '../transport/types.js';
 
 export class LocalAddresses {
+  private readonly sockets: SocketSpec[];
   /** host (lowercase, IPv6 without brackets) -> ports we listen on there */
   private readonly hostPorts = new Map<string, Set<number>>();
   private readonly domains: Set<string>;
   private readonly anyDomain: boolean;
 
   constructor(sockets: SocketSpec[], domains: string[]) {
+    this.sockets = sockets;
     for (const s of sockets) {
       for (const host of [s.address, s.advertise]) {
         if (!host) continue;
@@ -30,6 +32,16 @@ export class LocalAddresses {
     if (!ports) return false;
     const port = uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060);
     return ports.has(port);
+  }
+
+  /** The socket a URI of ours names (host, port and transport), as written in our Record-Route. */
+  socketOf(uri: SipUri): SocketSpec | undefined {
+    const host = normalizeHost(uri.host);
+    const port = uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060);
+    const transport = (uri.params.get('transport') ?? 'udp').toLowerCase();
+    return this.sockets.find(
+      (s) => s.port === port && s.transport === transport && (normalizeHost(s.address) === host || (s.advertise !== undefined && normalizeHost(s.advertise) === host)),
+    );
   }
 
   /**

@@ -4,15 +4,20 @@
 import { parseNameAddr } from '../sip/headers.js';
 import { parseUri } from '../sip/uri.js';
 import type { SipMessage } from '../sip/message.js';
+import type { SipUri } from '../sip/types.js';
 import type { LocalAddresses } from './local-address.js';
 
 export interface RouteResult {
-  /** User parts of the Routes of ours that were removed: flow tokens, when a side is on WebSocket. */
-  ourUsers: string[];
+  /**
+   * The Route URIs of ours that were removed, in order. Their user parts are flow tokens when a
+   * side is on WebSocket; after a double Record-Route, the one that is not the inbound socket
+   * names the socket that faces the next hop.
+   */
+  ours: SipUri[];
 }
 
 export function preprocessRoute(req: SipMessage, me: LocalAddresses): RouteResult {
-  const ourUsers: string[] = [];
+  const ours: SipUri[] = [];
   // Strict router upstream: it put our Record-Route URI in the Request-URI and
   // the real target in the last Route. Restore it (16.4).
   const ruri = parseUri(req.uri);
@@ -31,9 +36,9 @@ export function preprocessRoute(req: SipMessage, me: LocalAddresses): RouteResul
     const uri = parseNameAddr(top).uri;
     if (!me.isMe(uri)) break;
     req.shift('route');
-    if (uri.user) ourUsers.push(uri.user);
+    ours.push(uri);
   }
-  return { ourUsers };
+  return { ours };
 }
 
 /** Our Record-Route URIs always carry `lr`; a Request-URI without a user that is us and has `lr` came from a strict router. */

@@ -122,6 +122,10 @@ export class Proxy implements TransactionUser, ContextHost {
     this.d.counters.responseOut(res.status);
   }
 
+  dropped(reason: string): void {
+    this.d.counters.drop(reason);
+  }
+
   async forward(ctx: ProxyContext, target: Target): Promise<ClientTransaction> {
     const inbound = ctx.server.request;
     const req = inbound.clone();
@@ -182,13 +186,15 @@ export class Proxy implements TransactionUser, ContextHost {
 
   private async route(req: SipMessage, env: Envelope, ctx: ProxyContext): Promise<void> {
     const server = ctx.server;
-    const { ourUsers } = preprocessRoute(req, this.d.local);
+    const { ours } = preprocessRoute(req, this.d.local);
     const ruri = parseUri(req.uri);
+    // After a double Record-Route, leave from the socket our other entry names (the side the next hop is on).
+    const socketId = this.routeSocket(ours, env);
 
     // A Route remains: follow it (in-dialog requests, pre-loaded routes).
-    if (req.has('route')) return ctx.start([[{}]]);
+    if (req.has('route')) return ctx.start([[{ socketId }]]);
     // Our Record-Route named the WebSocket connection of the other side: that is where it goes.
-    const flow = this.flowTarget(ourUsers, env);
+    const flow = this.flowTarget(ours, env);
     if (flow) return ctx.start([[{ destination: flow }]]);
 
     // Only a To tag makes a request in-dialog; a pre-loaded Route to us (an outbound proxy
@@ -201,7 +207,7 @@ export class Proxy implements TransactionUser, ContextHost {
     if (inDialog) {
       // The Request-URI is the remote target: send it there.
       if (this.d.local.isMe(ruri)) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
-      return ctx.start([[{}]]);
+      return ctx.start([[{ socketId }]]);
     }
 
     if (req.method === 'REGISTER' && this.d.registrar && this.d.local.isLocalDomain(ruri)) {
@@ -298,9 +304,19 @@ export class Proxy implements TransactionUser, ContextHost {
     }
   }
 
+  /** The socket of ours, other than the inbound one, that a removed Route named (Kamailio's double-RR socket). */
+  private routeSocket(ours: SipUri[], env: Envelope): string | undefined {
+    for (const uri of ours) {
+      const socket = this.d.local.socketOf(uri);
+      if (socket && socket.id !== env.socketId) return socket.id;
+    }
+    return undefined;
+  }
+
   /** The WebSocket connection named by a flow token of ours, unless it is the one the request came on. */
-  private flowTarget(ourUsers: string[], env: Envelope): Destination | undefined {
-    for (const user of ourUsers) {
+  private flowTarget(ours: SipUri[], env: Envelope): Destination | undefined {
+    for (const { user } of ours) {
+      if (!user) continue;
       const dest = this.d.flows.decode(user);
       if (dest && !(env.transport === 'ws' && dest.connectionId === env.connectionId)) return dest;
     }
@@ -316,11 +332,12 @@ export class Proxy implements TransactionUser, ContextHost {
     try {
       const mf = req.get('max-forwards');
       if (mf !== undefined && parseMaxForwards(mf) === 0) return this.d.counters.drop('ack_max_forwards');
-      const { ourUsers } = preprocessRoute(req, this.d.local);
-      const flow = req.has('route') ? undefined : this.flowTarget(ourUsers, env);
+      const { ours } = preprocessRoute(req, this.d.local);
+      const flow = req.has('route') ? undefined : this.flowTarget(ours, env);
       if (!flow && !req.has('route') && this.d.local.isMe(parseUri(req.uri))) return this.d.counters.drop('ack_for_us');
       decrementMaxForwards(req, this.d.settings.max_forwards);
-      (flow ? Promise.resolve(flow) : this.nextHop(req, this.sameSideSocket(req, env))).then(
+      const socketId = this.routeSocket(ours, env) ?? this.sameSideSocket(req, env);
+      (flow ? Promise.resolve(flow) : this.nextHop(req, socketId)).then(
         (dest) => {
           this.d.tm.sendStateless(req, dest);
           this.d.counters.requestOut('ACK');

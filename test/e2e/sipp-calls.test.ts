@@ -25,7 +25,9 @@ async function callThrough(uac: string, uas: string, transport: Transport, calls
     }).done;
     const calleeDone = await Promise.race([callee.done, new Promise((r) => setTimeout(r, 5000)).then(() => undefined)]);
     callee.stop();
-    return { caller, callee: calleeDone ?? (await callee.done), node };
+    // Every message of a well-behaved call is valid: nothing may have been dropped or rejected on the way.
+    const counters = node.metrics.counters();
+    return { caller, callee: calleeDone ?? (await callee.done), node, drops: counters.sip_drops_total, parseErrors: counters.sip_parse_errors_total };
   } finally {
     await node.stop();
   }
@@ -33,24 +35,30 @@ async function callThrough(uac: string, uas: string, transport: Transport, calls
 
 for (const [label, transport] of [['UDP', 'u1'], ['TCP', 't1']] as const) {
   test(`${label}: call through Record-Route with ACK and BYE`, async (t) => {
-    const { caller, callee, node } = await callThrough('uac-call.xml', 'uas-answer.xml', transport);
+    const { caller, callee, node, drops, parseErrors } = await callThrough('uac-call.xml', 'uas-answer.xml', transport);
     t.is(caller.code, 0, explain(caller));
     t.is(callee.code, 0, explain(callee));
+    t.deepEqual(drops, {});
+    t.is(parseErrors, 0);
     const c = node.metrics.counters();
     t.true((c.sip_requests_received_total.INVITE ?? 0) >= 5, 'INVITEs counted');
     t.true((c.sip_requests_received_total.BYE ?? 0) >= 5, 'BYEs counted');
   });
 
   test(`${label}: CANCEL of a ringing call gets 200, 487 and its ACK`, async (t) => {
-    const { caller, callee } = await callThrough('uac-cancel.xml', 'uas-cancelled.xml', transport);
+    const { caller, callee, drops, parseErrors } = await callThrough('uac-cancel.xml', 'uas-cancelled.xml', transport);
     t.is(caller.code, 0, explain(caller));
     t.is(callee.code, 0, explain(callee));
+    t.deepEqual(drops, {}, 'the caller ACKed a 487 that carried its own Via');
+    t.is(parseErrors, 0);
   });
 
   test(`${label}: 486 Busy Here is relayed and ACKed hop by hop`, async (t) => {
-    const { caller, callee } = await callThrough('uac-busy.xml', 'uas-busy.xml', transport);
+    const { caller, callee, drops, parseErrors } = await callThrough('uac-busy.xml', 'uas-busy.xml', transport);
     t.is(caller.code, 0, explain(caller));
     t.is(callee.code, 0, explain(callee));
+    t.deepEqual(drops, {});
+    t.is(parseErrors, 0);
   });
 }
 

@@ -43,6 +43,10 @@ class Harness implements ContextHost {
   reply(_server: ServerTransaction, res: SipMessage): void {
     this.upstream.push(res);
   }
+  readonly drops: string[] = [];
+  dropped(reason: string): void {
+    this.drops.push(reason);
+  }
   /** A downstream response on branch i (our Via on top, as tm delivers it). */
   respond(ctx: ProxyContext, i: number, status: number, headers?: Array<[string, string]>): void {
     const ct = this.forked[i]!.ct;
@@ -158,4 +162,19 @@ test('a branch that cannot be sent counts as 503 (relayed as 500)', async (t) =>
   await tick();
   t.is(h.upstream.at(-1)!.status, 500);
   t.is(h.upstream.at(-1)!.vias.length, 1, 'locally built from the upstream request');
+});
+
+test('a final response left with no Via is not relayed as is: the caller gets its status, built from its own request', async (t) => {
+  const { h, ctx } = await fork([[{ uri: 'sip:a@1.1.1.1' }]]);
+  const ct = h.forked[0]!.ct;
+  const broken = buildResponse(ct.request, 487, { toTag: 'x' });
+  // Only our own Via: what a UAS answering from our CANCEL's single Via would send.
+  broken.set('Via', `SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK.branch0`);
+  ctx.onResponse(ct, broken, undefined);
+  const up = h.upstream.at(-1)!;
+  t.is(up.status, 487);
+  t.is(up.vias.length, 1);
+  t.is(up.topVia.branch, 'z9hG4bKcaller', "the caller's own Via");
+  t.is(up.toTag, 'x');
+  t.deepEqual(h.drops, ['response_without_via']);
 });

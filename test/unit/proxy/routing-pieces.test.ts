@@ -58,7 +58,7 @@ test('loose routing pops our Route entries, both of a double Record-Route', (t) 
 
 test('loose routing leaves a foreign top Route alone', (t) => {
   const m = request('sip:bob@10.9.9.9', ['<sip:10.5.5.5;lr>']);
-  t.deepEqual(preprocessRoute(m, me).ourUsers, []);
+  t.deepEqual(preprocessRoute(m, me).ours, []);
   t.is(m.getAll('route').length, 1);
 });
 
@@ -67,6 +67,13 @@ test('strict router upstream: our URI in the Request-URI is replaced by the last
   preprocessRoute(m, me);
   t.is(m.uri, 'sip:bob@10.9.9.9');
   t.deepEqual(m.getAll('route'), ['<sip:10.5.5.5;lr>']);
+});
+
+test('socketOf finds the socket a Record-Route URI of ours names, by host, port and transport', (t) => {
+  t.is(me.socketOf(parseUri('sip:10.0.0.1;lr'))?.id, 'udp');
+  t.is(me.socketOf(parseUri('sip:192.0.2.1:5070;transport=tcp;lr'))?.id, 'core');
+  t.is(me.socketOf(parseUri('sip:192.0.2.1:5070;lr')), undefined, 'no UDP socket there');
+  t.is(me.socketOf(parseUri('sip:[2001:db8::1];lr'))?.id, 'v6');
 });
 
 test('record-route: once on the same socket, twice when the request changes side', (t) => {

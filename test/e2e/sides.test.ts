@@ -1,0 +1,105 @@
+// DESIGN "Sockets": a request that changes side is record-routed twice, and the
+// dialog's later requests leave from the socket that faces their next hop.
+
+import test from 'ava';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { parseMessage } from '../../src/sip/parser.js';
+import { buildResponse } from '../../src/sip/response.js';
+import type { SipMessage } from '../../src/sip/message.js';
+import { freePort, startNode } from './harness.js';
+
+class Peer {
+  private queue: Array<[SipMessage, RemoteInfo]> = [];
+  private waiter: (() => void) | undefined;
+  private constructor(readonly sock: Socket) {
+    sock.on('message', (m, rinfo) => {
+      const msg = parseMessage(m);
+      if (msg.status === 100) return;
+      this.queue.push([msg, rinfo]);
+      this.waiter?.();
+    });
+  }
+  static async open(): Promise<Peer> {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+    return new Peer(s);
+  }
+  get port(): number {
+    return this.sock.address().port;
+  }
+  async next(): Promise<[SipMessage, RemoteInfo]> {
+    for (let i = 0; i < 50 && this.queue.length === 0; i++) {
+      await new Promise<void>((r) => {
+        this.waiter = r;
+        setTimeout(r, 100);
+      });
+    }
+    const item = this.queue.shift();
+    if (!item) throw new Error('nothing received');
+    return item;
+  }
+  send(text: string, port: number): void {
+    this.sock.send(Buffer.from(text, 'latin1'), port, '127.0.0.1');
+  }
+}
+
+test('a dialog that changes side: double Record-Route, and the BYE leaves from the core socket', async (t) => {
+  const edgePort = await freePort();
+  const corePort = await freePort();
+  const caller = await Peer.open();
+  const callee = await Peer.open();
+  const node = await startNode(`
+node: { id: 11 }
+listen:
+  - { id: edge, transport: udp, address: 127.0.0.1, port: ${edgePort}, role: anycast }
+  - { id: core, transport: udp, address: 127.0.0.1, port: ${corePort}, role: unicast }
+routes:
+  - targets: ["sip:127.0.0.1:${callee.port}"]
+    socket: core
+admin: { enabled: false }
+log: { level: error }
+`);
+  try {
+    const head = (method: string, cseq: number, extra: string[]) =>
+      [
+        `${method} sip:callee@example.com SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-sides-${method}`,
+        'From: <sip:caller@example.com>;tag=c1',
+        `Call-ID: sides-1`,
+        `CSeq: ${cseq} ${method}`,
+        'Max-Forwards: 70',
+        ...extra,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+    caller.send(head('INVITE', 1, ['To: <sip:callee@example.com>', `Contact: <sip:caller@127.0.0.1:${caller.port}>`]), edgePort);
+    const [invite, from] = await callee.next();
+    t.is(from.port, corePort, 'the INVITE leaves from the core socket');
+    const rr = invite.getAll('record-route');
+    t.deepEqual(rr, [`<sip:127.0.0.1:${corePort};lr>`, `<sip:127.0.0.1:${edgePort};lr>`]);
+    const ok = buildResponse(invite, 200, {
+      toTag: 'e1',
+      headers: [...rr.map((v): [string, string] => ['Record-Route', v]), ['Contact', `<sip:callee@127.0.0.1:${callee.port}>`]],
+    });
+    callee.send(ok.toString(), corePort);
+    const [answer] = await caller.next();
+    t.is(answer.status, 200);
+
+    // The caller's route set is the Record-Route reversed; its BYE reaches the edge socket.
+    const routes = answer.getAll('record-route').reverse().map((v) => `Route: ${v}`);
+    const bye = head('BYE', 2, ['To: <sip:callee@example.com>;tag=e1', ...routes]).replace(
+      'BYE sip:callee@example.com',
+      `BYE sip:callee@127.0.0.1:${callee.port}`,
+    );
+    caller.send(bye, edgePort);
+    const [gotBye, byeFrom] = await callee.next();
+    t.is(gotBye.method, 'BYE');
+    t.is(byeFrom.port, corePort, 'the BYE leaves from the core socket its Route named');
+    t.false(gotBye.has('route'), 'both of our Route entries were removed');
+  } finally {
+    caller.sock.close();
+    callee.sock.close();
+    await node.stop();
+  }
+});
