@@ -14,7 +14,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { SipMessage } from '../sip/message.js';
 import { serverKey } from '../tm/matching.js';
-import type { TimerWheel } from '../tm/timer-wheel.js';
+import type { TimerHandle, TimerTarget, TimerWheel } from '../tm/timer-wheel.js';
 import type { Envelope, Sender } from '../transport/types.js';
 import type { AnycastCounters, ForwardKind } from './metrics.js';
 import { MAX_FOLLOWERS, PendingQuery, type QueryOwner } from './pending.js';
@@ -30,9 +30,14 @@ import {
   encodeAnswer,
   encodeForward,
   encodeQuery,
+  decodeHistory,
+  encodeHistory,
+  encodeHistoryRequest,
   FLAG_SECOND_CHANCE,
   MSG_ANSWER,
   MSG_FORWARD,
+  MSG_HISTORY,
+  MSG_HISTORY_REQUEST,
   MSG_QUERY,
   MSG_RELAY,
   VERDICT_HAVE,
@@ -55,13 +60,18 @@ export interface GateDeps {
   events?: GateEvents;
 }
 
-/** Where a message that nobody else holds went after an answer of NONE (hash mode): see onQuery. */
+/**
+ * Where copies of a request go for a short while: to the node that asked us about it (we said "not
+ * here"), or to where we sent it ourselves after asking. See onQuery and decide.
+ */
 interface Promised {
   target: number;
   until: number;
 }
 
 const MAX_PROMISES = 4096;
+const HISTORY_RETRY_MS = 200;
+const HISTORY_TRIES = 10;
 
 export class AnycastGate implements QueryOwner {
   readonly selfId: number;
@@ -74,16 +84,68 @@ export class AnycastGate implements QueryOwner {
   private peers: number[] = [];
   private qseq = 0;
   private readonly scratch: number[] = [];
+  /** Debug logging is decided once: the hot path must not build log records nobody reads. */
+  private readonly debug: boolean;
+  /** Asking peers for the view history: until one answers, every HISTORY_RETRY_MS, a few times. */
+  private historyDone = false;
+  private historyTries = 0;
+  private historyTimer: TimerHandle | undefined;
+  private readonly historyRetry: TimerTarget = {
+    onTimer: () => {
+      this.historyTimer = undefined;
+      this.askHistory();
+    },
+  };
 
   constructor(private readonly d: GateDeps) {
     this.selfId = d.bus.selfId;
+    this.debug = d.log.debug();
     this.views = new ViewHistory(d.membership.upNodes(), d.settings.second_chance);
     this.peers = this.livePeers();
     d.membership.onChange(() => {
       this.views.update(d.membership.upNodes(), d.clock.now());
       this.peers = this.livePeers();
+      this.askHistory();
     });
     d.bus.handle('anycast', (m) => this.onBus(m));
+    this.askHistory();
+  }
+
+  /**
+   * A node that starts knows nothing of the views before it, yet keys that moved then are in play too:
+   * ask a peer (another one on each try: the first may not count us as alive yet, and then its answer is lost).
+   */
+  private askHistory(): void {
+    if (this.historyDone || this.historyTimer !== undefined || this.d.settings.second_chance <= 0) return;
+    if (this.historyTries >= HISTORY_TRIES) return;
+    const peers = this.d.membership.upNodes().filter((n) => n !== this.selfId);
+    if (peers.length === 0) return; // asked again on the next membership change
+    const n = peers[this.historyTries % peers.length]!;
+    this.historyTries++;
+    this.d.bus.send(n, 'anycast', MSG_HISTORY_REQUEST, encodeHistoryRequest());
+    this.historyTimer = this.d.wheel.schedule(HISTORY_RETRY_MS, this.historyRetry, 0);
+  }
+
+  private onHistoryRequest(src: number): void {
+    const now = this.d.clock.now();
+    const list = this.views.export(now).map((v) => ({ remaining: v.until - now, up: v.up }));
+    this.d.bus.send(src, 'anycast', MSG_HISTORY, encodeHistory(list));
+  }
+
+  private onHistory(payload: Uint8Array): void {
+    const h = decodeHistory(payload);
+    if (h === null) {
+      this.d.counters.drop('bad_bus_payload');
+      return;
+    }
+    this.historyDone = true;
+    if (this.historyTimer !== undefined) this.d.wheel.cancel(this.historyTimer);
+    this.historyTimer = undefined;
+    const now = this.d.clock.now();
+    this.views.adopt(
+      h.map((v) => ({ up: v.up, until: now + v.remaining })),
+      now,
+    );
   }
 
   /** Wire the layers that exist only once the node has built them. */
@@ -234,6 +296,7 @@ export class AnycastGate implements QueryOwner {
 
   private decide(p: PendingQuery, result: 'have' | 'none' | 'timeout'): void {
     this.d.counters.query(result);
+    if (this.debug) this.d.log.debug({ key: p.key, result, holder: p.holder, contenders: p.contenders }, 'anycast: query done');
     const tm = this.tm!;
     let dst: number;
     if (p.holder !== 0) {
@@ -247,12 +310,14 @@ export class AnycastGate implements QueryOwner {
     }
     const second = p.holder !== 0 && this.d.settings.mode === 'hash';
     // Copies that reach us later go the same way; a forwarded copy is dropped here (taken()).
-    if (dst !== this.selfId) this.promise(p.key, dst);
+    // Kept twice as long as the answerers' promises: a copy they send us must still find it here.
+    if (dst !== this.selfId) this.promise(p.key, dst, 2);
     if (dst === this.selfId) this.local(p.msg, p.env, tm);
     else this.forward(dst, p.msg, p.env, second);
     for (const [msg, env] of p.followers) {
-      if (dst === this.selfId) this.request(msg, env, tm);
-      else this.forward(dst, msg, env, second);
+      if (dst === this.selfId) this.receive(msg, env);
+      else if (env.hops === 0) this.forward(dst, msg, env, second);
+      else this.d.counters.drop('duplicate_elsewhere'); // a copy sent to us while we asked: the original went on
     }
   }
 
@@ -316,14 +381,14 @@ export class AnycastGate implements QueryOwner {
     return anyState || this.alive(p.target) ? p.target : 0;
   }
 
-  private promise(key: string, target: number): void {
+  private promise(key: string, target: number, factor = 1): void {
     if (this.promises.size >= MAX_PROMISES) {
       const now = this.d.clock.now();
       for (const [k, v] of this.promises) if (v.until <= now) this.promises.delete(k);
       if (this.promises.size >= MAX_PROMISES) this.promises.delete(this.promises.keys().next().value as string);
     }
     // Long enough for the slowest membership update to reach us, short next to any SIP timer.
-    this.promises.set(key, { target, until: this.d.clock.now() + Math.max(1000, 4 * this.d.settings.query_timeout) });
+    this.promises.set(key, { target, until: this.d.clock.now() + factor * Math.max(1000, 4 * this.d.settings.query_timeout) });
   }
 
   // ---- the bus -------------------------------------------------------------------
@@ -336,11 +401,13 @@ export class AnycastGate implements QueryOwner {
     const state = this.d.membership.state(dst);
     if (state === undefined || state === 'down') {
       this.d.counters.drop('owner_down');
+      if (this.debug) this.d.log.debug({ dst, state }, 'anycast: owner down, message dropped');
       return;
     }
     const payload = encodeForward(env, msg.serialize(), secondChance ? FLAG_SECOND_CHANCE : 0);
     if (!this.d.bus.send(dst, 'anycast', MSG_FORWARD, payload)) {
       this.d.counters.drop('owner_unreachable');
+      if (this.debug) this.d.log.debug({ dst }, 'anycast: bus refused, message dropped');
       return;
     }
     this.d.counters.sent('forward');
@@ -358,6 +425,10 @@ export class AnycastGate implements QueryOwner {
         return this.onAnswer(m.src, m.payload);
       case MSG_RELAY:
         return this.onRelay(m.payload);
+      case MSG_HISTORY_REQUEST:
+        return this.onHistoryRequest(m.src);
+      case MSG_HISTORY:
+        return this.onHistory(m.payload);
       default:
         this.d.counters.drop('bad_bus_payload');
     }
@@ -399,13 +470,22 @@ export class AnycastGate implements QueryOwner {
       let known = false;
       try {
         const key = serverKey(msg, method);
-        known = tm.hasServerKey(key);
-        if (!known && (method === 'ACK' || method === 'CANCEL')) known = tm.hasServerKey(serverKey(msg, 'INVITE'));
-        // A copy of a request that we sent on to another node: starting it here too would fork it
-        // twice. A duplicate, dropped; the sender retransmits if need be.
-        if (!known && this.promised(key, true) !== 0) {
-          this.d.counters.drop('duplicate_elsewhere');
-          return;
+        const invite = method === 'ACK' || method === 'CANCEL' ? serverKey(msg, 'INVITE') : undefined;
+        known = tm.hasServerKey(key) || (invite !== undefined && tm.hasServerKey(invite));
+        if (!known) {
+          // We are asking the cluster about this very request (a copy of it reached us first): wait.
+          const p = this.byKey.get(key) ?? (invite !== undefined ? this.byKey.get(invite) : undefined);
+          if (p !== undefined) {
+            if (p.followers.length < MAX_FOLLOWERS) p.followers.push([msg, env]);
+            else this.d.counters.drop('query_backlog');
+            return;
+          }
+          // A copy of a request that we sent on to another node: starting it here too would fork it
+          // twice. A duplicate, dropped; the sender retransmits if need be.
+          if (this.promised(key, true) !== 0) {
+            this.d.counters.drop('duplicate_elsewhere');
+            return;
+          }
         }
       } catch {
         // tm will count it

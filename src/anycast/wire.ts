@@ -9,6 +9,8 @@
 //   QUERY    u8 ver=1 | u32 qid | u8 count | (str16 key)*count
 //   ANSWER   u8 ver=1 | u32 qid | u8 verdict
 //   RELAY    u8 ver=1 | u8 transport | u16 port | u32 connectionId | str8 address | str8 socketId | SIP bytes
+//   HISTORY? u8 ver=1                                   (a starting node asks a peer for its past views)
+//   HISTORY  u8 ver=1 | u8 count | (u32 remaining ms | u8 n | u16 id * n) * count
 //
 // str8 / str16: length (u8 / u16 BE) then latin1 bytes.
 
@@ -18,6 +20,8 @@ export const MSG_FORWARD = 1;
 export const MSG_QUERY = 2;
 export const MSG_ANSWER = 3;
 export const MSG_RELAY = 4;
+export const MSG_HISTORY_REQUEST = 5;
+export const MSG_HISTORY = 6;
 
 const VERSION = 1;
 const TRANSPORTS: readonly TransportName[] = ['udp', 'tcp', 'ws'];
@@ -194,4 +198,49 @@ function getStr8(buf: Buffer, c: { p: number }): string | null {
 
 function asBuffer(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+export function encodeHistoryRequest(): Buffer {
+  return Buffer.from([VERSION]);
+}
+
+/** Past views as (ms of grace left, up-set). */
+export function encodeHistory(views: ReadonlyArray<{ remaining: number; up: readonly number[] }>): Buffer {
+  const list = views.slice(0, 255);
+  let len = 2;
+  for (const v of list) len += 5 + 2 * Math.min(v.up.length, 255);
+  const buf = Buffer.allocUnsafe(len);
+  buf[0] = VERSION;
+  buf[1] = list.length;
+  let p = 2;
+  for (const v of list) {
+    buf.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.round(v.remaining))), p);
+    const ids = v.up.slice(0, 255);
+    buf[p + 4] = ids.length;
+    p += 5;
+    for (const id of ids) {
+      buf.writeUInt16BE(id & 0xffff, p);
+      p += 2;
+    }
+  }
+  return buf;
+}
+
+export function decodeHistory(payload: Uint8Array): Array<{ remaining: number; up: number[] }> | null {
+  const buf = asBuffer(payload);
+  if (buf.length < 2 || buf[0] !== VERSION) return null;
+  const out: Array<{ remaining: number; up: number[] }> = [];
+  let p = 2;
+  for (let i = 0; i < buf[1]!; i++) {
+    if (p + 5 > buf.length) return null;
+    const remaining = buf.readUInt32BE(p);
+    const n = buf[p + 4]!;
+    p += 5;
+    if (p + 2 * n > buf.length) return null;
+    const up: number[] = [];
+    for (let k = 0; k < n; k++) up.push(buf.readUInt16BE(p + 2 * k));
+    p += 2 * n;
+    out.push({ remaining, up });
+  }
+  return p === buf.length ? out : null;
 }

@@ -1,4 +1,4 @@
-// The `anysip` command: start, parse, status.
+// The `anysip` command: start, parse, status, drain, undrain.
 
 import { writeFileSync, rmSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -7,6 +7,7 @@ import { AnysipError } from '../core/errors.js';
 import { Node } from '../node/node.js';
 import { runParse } from './parse.js';
 import { runStatus } from './status.js';
+import { runDrain } from './drain.js';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -73,6 +74,28 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print JSON')
     .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
       exitCode = await runStatus(opts, process.stdout, process.stderr);
+    });
+
+  program
+    .command('drain')
+    .description('stop taking new calls and withdraw the anycast route; keep serving what the node holds until it is drained')
+    .option('-c, --config <file>', 'config file (to find the admin endpoint)')
+    .option('--admin <host:port>', 'admin endpoint (default from config, else 127.0.0.1:8060)')
+    .option('--wait', 'wait until the node is drained (exit 4 when --timeout passes first)')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds', '300')
+    .option('--json', 'print JSON')
+    .action(async (opts: { config?: string; admin?: string; json?: boolean; wait?: boolean; timeout?: string }) => {
+      exitCode = await runDrain('drain', opts, process.stdout, process.stderr);
+    });
+
+  program
+    .command('undrain')
+    .description('announce the anycast route again and take new calls')
+    .option('-c, --config <file>', 'config file (to find the admin endpoint)')
+    .option('--admin <host:port>', 'admin endpoint (default from config, else 127.0.0.1:8060)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
+      exitCode = await runDrain('undrain', opts, process.stdout, process.stderr);
     });
 
   try {

@@ -9,7 +9,7 @@ export interface StatusOptions {
 }
 
 export async function runStatus(opts: StatusOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const endpoint = opts.admin ?? adminFromConfig(opts.config);
+  const endpoint = opts.admin ?? adminEndpoint(opts.config);
   let body: Record<string, unknown>;
   try {
     const res = await fetch(`http://${endpoint}/status`, { signal: AbortSignal.timeout(3000) });
@@ -27,7 +27,8 @@ export async function runStatus(opts: StatusOptions, out: NodeJS.WritableStream,
   return 0;
 }
 
-function adminFromConfig(file: string | undefined): string {
+/** host:port of the admin endpoint named by a config file (or the embedded default). */
+export function adminEndpoint(file: string | undefined): string {
   const c = loadConfig(file);
   const host = c.admin.address.includes(':') ? `[${c.admin.address}]` : c.admin.address;
   return `${host}:${c.admin.port}`;
@@ -45,6 +46,8 @@ export function formatStatus(s: Record<string, unknown>): string {
   if (tm) lines.push(`  transactions: ${tm.serverTransactions} server, ${tm.clientTransactions} client, ${tm.timers} timers`);
   const reg = s.registrar as Record<string, number> | undefined;
   if (reg) lines.push(`  registrar: ${reg.contacts} contacts for ${reg.aors} AORs`);
+  const drain = s.drain as DrainView | undefined;
+  if (drain && drain.state !== 'up' && drain.state !== 'joining') lines.push(...formatDrain(drain).map((l) => `  ${l}`));
   const counters = s.counters as Record<string, unknown> | undefined;
   if (counters) for (const [k, v] of Object.entries(counters)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
   const cluster = s.cluster as ClusterView | undefined;
@@ -94,5 +97,31 @@ export function formatCluster(c: ClusterView): string[] {
         `frames in ${p.frames_in} out ${p.frames_out}${p.relayed ? ` relayed ${p.relayed}` : ''}, drops ${formatDrops(p.drops)}`,
     );
   }
+  return lines;
+}
+
+/** The `drain` object of /status (src/node/drain.ts DrainStatus), as printed here. */
+export interface DrainView {
+  state: string;
+  since?: string;
+  draining_for_ms?: number;
+  idle_ms?: number;
+  grace_ms: number;
+  drained_at?: string;
+  left: { server_transactions: number; client_transactions: number };
+  withdraw?: { command: string; ok: boolean; exit: number | null; ms: number; error?: string };
+  announce?: { command: string; ok: boolean; exit: number | null; ms: number; error?: string };
+}
+
+/** What drain and undrain print, and status while draining: state, what is left, the route command. */
+export function formatDrain(d: DrainView): string[] {
+  const lines: string[] = [];
+  const forS = d.draining_for_ms !== undefined ? ` for ${(d.draining_for_ms / 1000).toFixed(1)} s` : '';
+  lines.push(`drain: ${d.state}${d.state === 'draining' || d.state === 'drained' ? forS : ''}, left: ${d.left.server_transactions} server, ${d.left.client_transactions} client transactions (dialogs are not tracked)`);
+  const cmd = (what: string, c: DrainView['withdraw']) => {
+    if (c) lines.push(`  ${what}: ${c.ok ? 'ok' : `FAILED (${c.error ?? `exit ${String(c.exit)}`})`} in ${c.ms} ms: ${c.command}`);
+  };
+  if (d.state === 'up' || d.state === 'joining') cmd('announce', d.announce);
+  else cmd('withdraw', d.withdraw);
   return lines;
 }

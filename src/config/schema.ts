@@ -169,6 +169,14 @@ const anycastSchema = z.strictObject({
   query_timeout: z.int().min(1).max(10_000).default(50),
 });
 
+// Drain (src/node/drain.ts): how the node stops and resumes announcing the anycast route.
+const drainSchema = z.strictObject({
+  withdraw_command: z.string().min(1).optional(),
+  announce_command: z.string().min(1).optional(),
+  grace: z.int().min(0).max(3_600_000).default(2000),
+  command_timeout: z.int().min(1).max(600_000).default(10_000),
+});
+
 // prefault({}) (not default) so an absent section still gets its inner defaults.
 export const configSchema = z.strictObject({
   node: nodeSchema,
@@ -183,6 +191,7 @@ export const configSchema = z.strictObject({
   log: logSchema.prefault({}),
   cluster: clusterSchema.optional(),
   anycast: anycastSchema.prefault({}),
+  drain: drainSchema.prefault({}),
 });
 
 // Compile-time guard: the hand-written Config (readable in editors) and the

@@ -131,6 +131,18 @@ export interface AnycastConfig {
   query_timeout: number;
 }
 
+/** Drain and undrain (src/node/drain.ts): the commands that withdraw and announce this node's anycast route. */
+export interface DrainConfig {
+  /** Shell command run (sh -c) when the node starts draining, e.g. stop announcing the anycast /32. Absent: none. */
+  withdraw_command?: string;
+  /** Shell command run when the node is undrained, e.g. announce the anycast /32 again. Absent: none. */
+  announce_command?: string;
+  /** Milliseconds the node must have been draining, and held no transaction, before it is `drained`. */
+  grace: number;
+  /** Milliseconds a withdraw or announce command may run before it is killed (counted as failed). */
+  command_timeout: number;
+}
+
 export interface Config {
   node: NodeConfig;
   listen: ListenConfig[];
@@ -145,4 +157,5 @@ export interface Config {
   log: LogConfig;
   cluster?: ClusterConfig;
   anycast: AnycastConfig;
+  drain: DrainConfig;
 }

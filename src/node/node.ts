@@ -18,6 +18,7 @@ import { TimerWheel } from '../tm/timer-wheel.js';
 import { TransportLayer } from '../transport/layer.js';
 import type { SocketSpec } from '../transport/types.js';
 import { Ingress } from './ingress.js';
+import { Drain } from './drain.js';
 import { Cluster } from '../cluster/cluster.js';
 import { createAnycast, type Anycast, type GateEvents } from '../anycast/index.js';
 import type { Bus, Membership } from '../cluster/types.js';
@@ -49,6 +50,8 @@ export class Node {
   tm!: TransactionLayer;
   proxy!: Proxy;
   private admin: AdminServer | undefined;
+  /** Drain and undrain (src/node/drain.ts): POST /drain, /undrain; `drain` in /status. */
+  drain: Drain | undefined;
   private ingress: Ingress | undefined;
   private adminPort = 0;
   private readonly clock: Clock;
@@ -155,12 +158,21 @@ export class Node {
       await this.cluster.start();
     }
     this.startAnycast();
+    this.drain = new Drain({
+      settings: c.drain,
+      membership: this.cluster?.membership,
+      held: () => ({ server: this.tm.stats().serverTransactions, client: this.tm.stats().clientTransactions }),
+      clock: this.clock,
+      log: this.log,
+      realTimers: this.opts.realTimers,
+    });
     if (c.admin.enabled) {
       this.admin = new AdminServer({
         address: c.admin.address,
         port: c.admin.port,
         metrics: this.metrics,
         status: () => this.status(),
+        actions: { drain: async () => this.drain!.drain(), undrain: async () => this.drain!.undrain() },
       });
       this.adminPort = await this.admin.start();
     }
@@ -193,13 +205,27 @@ export class Node {
   }
 
   private next(msg: SipMessage, env: Envelope): void {
-    if (this.anycast) this.anycast.gate.receive(msg, env);
+    if (this.anycast && !this.toUnicast(msg, env)) this.anycast.gate.receive(msg, env);
     else this.tm.receive(msg, env);
   }
+
+  /**
+   * A request sent to this node's own unicast address (its Record-Route entry on a dialog's route
+   * set, a peer relaying along that route set) is this node's to handle, whoever owns the Call-ID
+   * now: after a drain or a membership change the rendezvous owner is another node, and sending it
+   * there would bounce it back here along the same Route. Nothing else reaches a unicast socket.
+   */
+  private toUnicast(msg: SipMessage, env: Envelope): boolean {
+    if (!msg.isRequest || env.hops !== 0) return false;
+    this.unicastSockets ??= new Set(this.transport.sockets().filter((s) => s.role === 'unicast').map((s) => s.id));
+    return this.unicastSockets.has(env.socketId);
+  }
+  private unicastSockets: Set<string> | undefined;
 
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.wheel.stop();
+    this.drain?.stop();
     await this.admin?.stop();
     await this.cluster?.stop();
     await this.transport.stop();
@@ -209,7 +235,7 @@ export class Node {
   status(): Record<string, unknown> {
     const tm = this.tm?.stats();
     return {
-      node: { id: this.config.node.id, name: this.config.node.name, state: this.cluster?.membership.ownState ?? 'up' },
+      node: { id: this.config.node.id, name: this.config.node.name, state: this.drain?.state ?? this.cluster?.membership.ownState ?? 'up' },
       uptime_seconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       sockets: this.transport.sockets(),
       transactions: tm,
@@ -217,6 +243,7 @@ export class Node {
       transport: this.transport.stats(),
       counters: this.metrics.counters(),
       cluster: this.cluster?.status(),
+      drain: this.drain?.status(),
     };
   }
 
