@@ -87,10 +87,6 @@ try {
   for (const n of desc.nodes) {
     addr(n.ns, n.iface, n.address, n.prefix);
     ip(['-n', n.ns, 'addr', 'add', `${desc.anycast}/32`, 'dev', 'lo']);
-    // A peer relays an in-dialog request along the route set to this host's unicast Record-Route
-    // entry from the anycast address, which is also ours: without accept_local the kernel drops it
-    // as a martian (seen once ownership moves: drain, a node down or joining). See README, "Drain".
-    nsh(n.ns, 'sysctl', ['-qw', 'net.ipv4.conf.all.accept_local=1']);
   }
   log(`namespaces: ${namespaces(desc).join(' ')}`);
 

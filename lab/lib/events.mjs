@@ -215,9 +215,20 @@ export function analyseEvents(d, events, watch, msgs, t0, failedCallIds = []) {
       // In flight at the kill: it had sent the INVITE to the core, and had not yet seen the 200 to the BYE.
       const byeDone = new Map();
       for (const m of msgs) if (m.node === ev.node && m.dir === 'in' && m.cseq === 'BYE' && m.type === '200' && !byeDone.has(m.callId)) byeDone.set(m.callId, m.t);
+      const answered = new Map();
+      for (const m of msgs) if (m.node === ev.node && m.dir === 'in' && m.cseq === 'INVITE' && m.type === '200' && !answered.has(m.callId)) answered.set(m.callId, m.t);
       const inFlight = new Set();
-      for (const [cid, t] of firstInvite) if (t < ev.t && !(byeDone.get(cid) < ev.t)) inFlight.add(cid);
+      let dialogs = 0;
+      for (const [cid, t] of firstInvite) {
+        if (t < ev.t && !(byeDone.get(cid) < ev.t)) {
+          inFlight.add(cid);
+          if (answered.get(cid) < ev.t) dialogs++;
+        }
+      }
       r.callsInFlightOnNode = inFlight.size;
+      // Of those: the INVITE transaction still open (no 200 yet), or an established dialog whose
+      // route set names the node (its unicast Record-Route entry): its BYE must go through it.
+      r.inFlightBreakdown = { inviteTransaction: inFlight.size - dialogs, establishedDialog: dialogs };
       // SIPp's failed calls (Call-IDs from its error logs): were they the ones in flight on the dead node?
       r.failedCallsInFlightOnNode = failedCallIds.filter((c) => inFlight.has(c)).length;
       r.failedCallsNotInFlightOnNode = failedCallIds.filter((c) => !inFlight.has(c));
@@ -249,7 +260,7 @@ function eventLine(e) {
   if (e.sprayChange_s !== undefined) s += `, spray at +${e.sprayChangeAfter_ms} ms`;
   s += `; to ${e.node} after it: ${e.messagesToNodeTotal} messages (before the route change: ${fmtTypes(e.messagesToNode.beforeRouteChange)}; after: ${fmtTypes(e.messagesToNode.afterRouteChange)})`;
   s += `; new calls it proxied after it: ${e.newCallsProxied} (${e.newCallsProxiedAfter500ms} after 500 ms)`;
-  if (e.action === 'kill') s += `; calls in flight on it at the kill: ${e.callsInFlightOnNode}; failed calls among them: ${e.failedCallsInFlightOnNode}, failed calls not in flight on it: ${e.failedCallsNotInFlightOnNode.length}`;
+  if (e.action === 'kill') s += `; calls in flight on it at the kill: ${e.callsInFlightOnNode} (INVITE transaction open: ${e.inFlightBreakdown.inviteTransaction}, established dialog record-routed through it: ${e.inFlightBreakdown.establishedDialog}); failed calls among them: ${e.failedCallsInFlightOnNode}, failed calls not in flight on it: ${e.failedCallsNotInFlightOnNode.length}`;
   return s;
 }
 
@@ -260,7 +271,7 @@ export function eventsMarkdown(r) {
   s += `|---|---:|---:|---|---|---:|${r.events.some((e) => e.action === 'kill') ? '---:|' : ''}\n`;
   for (const e of r.events) {
     const route = e.routeChange_s !== undefined ? `${e.routeChange_s} s (+${e.routeChangeAfter_ms} ms)${e.sprayChange_s !== undefined ? `; spray +${e.sprayChangeAfter_ms} ms` : ''}` : 'never';
-    s += `| ${e.action} ${e.node} | ${e.done_s} s | ${route} | ${e.messagesToNodeTotal}: ${fmtTypes(e.messagesToNode.beforeRouteChange)} / ${fmtTypes(e.messagesToNode.afterRouteChange)} | ${fmtTypes(e.messagesToNode.fromClientAfterRouteChange)} | ${e.newCallsProxied} (${e.newCallsProxiedAfter500ms}) |${e.action === 'kill' ? ` ${e.callsInFlightOnNode} (failed: ${e.failedCallsInFlightOnNode}; failed calls not in flight on it: ${e.failedCallsNotInFlightOnNode.length}) |` : r.events.some((x) => x.action === 'kill') ? ' |' : ''}\n`;
+    s += `| ${e.action} ${e.node} | ${e.done_s} s | ${route} | ${e.messagesToNodeTotal}: ${fmtTypes(e.messagesToNode.beforeRouteChange)} / ${fmtTypes(e.messagesToNode.afterRouteChange)} | ${fmtTypes(e.messagesToNode.fromClientAfterRouteChange)} | ${e.newCallsProxied} (${e.newCallsProxiedAfter500ms}) |${e.action === 'kill' ? ` ${e.callsInFlightOnNode}: ${e.inFlightBreakdown.inviteTransaction} INVITE transactions, ${e.inFlightBreakdown.establishedDialog} established dialogs through it (failed: ${e.failedCallsInFlightOnNode}; failed calls not in flight on it: ${e.failedCallsNotInFlightOnNode.length}) |` : r.events.some((x) => x.action === 'kill') ? ' |' : ''}\n`;
   }
   if (r.watchdog?.length) {
     s += `\nWatchdog actions (lab/watchdog.mjs):\n\n`;

@@ -189,7 +189,7 @@ export class Proxy implements TransactionUser, ContextHost {
     const { ours } = preprocessRoute(req, this.d.local);
     const ruri = parseUri(req.uri);
     // After a double Record-Route, leave from the socket our other entry names (the side the next hop is on).
-    const socketId = this.routeSocket(ours, env);
+    const socketId = this.routeSocket(ours, env) ?? this.offAnycast(req, env);
 
     // A Route remains: follow it (in-dialog requests, pre-loaded routes).
     if (req.has('route')) return ctx.start([[{ socketId }]]);
@@ -313,6 +313,19 @@ export class Proxy implements TransactionUser, ContextHost {
     return undefined;
   }
 
+  /**
+   * A request that came in on the anycast side and still has a foreign Route once ours are gone is
+   * on its way to the callee's side: another node's unicast Record-Route entry, or a core proxy.
+   * It leaves from a unicast socket: the anycast address is the receiving node's own address too,
+   * and a host drops packets that arrive from one of its own addresses.
+   */
+  private offAnycast(req: SipMessage, env: Envelope): string | undefined {
+    if (!req.has('route')) return undefined;
+    const sockets = this.d.sockets();
+    if (sockets.find((s) => s.id === env.socketId)?.role !== 'anycast') return undefined;
+    return sockets.find((s) => s.role === 'unicast' && s.transport === env.transport)?.id;
+  }
+
   /** The WebSocket connection named by a flow token of ours, unless it is the one the request came on. */
   private flowTarget(ours: SipUri[], env: Envelope): Destination | undefined {
     for (const { user } of ours) {
@@ -336,7 +349,7 @@ export class Proxy implements TransactionUser, ContextHost {
       const flow = req.has('route') ? undefined : this.flowTarget(ours, env);
       if (!flow && !req.has('route') && this.d.local.isMe(parseUri(req.uri))) return this.d.counters.drop('ack_for_us');
       decrementMaxForwards(req, this.d.settings.max_forwards);
-      const socketId = this.routeSocket(ours, env) ?? this.sameSideSocket(req, env);
+      const socketId = this.routeSocket(ours, env) ?? this.offAnycast(req, env) ?? this.sameSideSocket(req, env);
       (flow ? Promise.resolve(flow) : this.nextHop(req, socketId)).then(
         (dest) => {
           this.d.tm.sendStateless(req, dest);

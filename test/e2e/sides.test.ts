@@ -103,3 +103,43 @@ log: { level: error }
     await node.stop();
   }
 });
+
+test("an in-dialog request from the anycast side with another node's Route left goes out from the unicast socket", async (t) => {
+  const edgePort = await freePort();
+  const corePort = await freePort();
+  const caller = await Peer.open();
+  const otherNode = await Peer.open(); // stands for another cluster node's unicast Record-Route entry
+  const node = await startNode(`
+node: { id: 12 }
+listen:
+  - { id: edge, transport: udp, address: 127.0.0.1, port: ${edgePort}, role: anycast }
+  - { id: core, transport: udp, address: 127.0.0.1, port: ${corePort}, role: unicast }
+admin: { enabled: false }
+log: { level: error }
+`);
+  try {
+    const bye = [
+      'BYE sip:callee@192.0.2.50:5060 SIP/2.0',
+      `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-offanycast`,
+      // The anycast entry is ours too (every node holds the anycast address); the next one is another node's.
+      `Route: <sip:127.0.0.1:${edgePort};lr>, <sip:127.0.0.1:${otherNode.port};lr>`,
+      'From: <sip:caller@example.com>;tag=c1',
+      'To: <sip:callee@example.com>;tag=e1',
+      'Call-ID: offanycast-1',
+      'CSeq: 2 BYE',
+      'Max-Forwards: 70',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    caller.send(bye, edgePort);
+    const [got, from] = await otherNode.next();
+    t.is(got.method, 'BYE');
+    t.is(from.port, corePort, 'leaves from the unicast socket, not the shared anycast address');
+    t.deepEqual(got.getAll('route'), [`<sip:127.0.0.1:${otherNode.port};lr>`]);
+  } finally {
+    caller.sock.close();
+    otherNode.sock.close();
+    await node.stop();
+  }
+});

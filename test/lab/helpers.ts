@@ -76,15 +76,6 @@ export function readReport(file: string): RunReport {
   return JSON.parse(readFileSync(file, 'utf8')) as RunReport;
 }
 
-/** The top-level keys of the built config schema (as lab/lib/lab.mjs schemaKeys()). */
-export function builtSchemaKeys(): string[] {
-  const f = join(ROOT, 'dist', 'config', 'schema.js');
-  if (!existsSync(f)) return [];
-  const text = readFileSync(f, 'utf8');
-  const m = /configSchema\s*=\s*z\s*\.strictObject\(\{([\s\S]*?)\n\}\)/.exec(text);
-  return [...(m ? m[1]! : text).matchAll(/^\s{4}([a-z_]+):/gm)].map((x) => x[1]!);
-}
-
 /** A short tail of a command's output for assertion messages. */
 export function tail(s: string, n = 40): string {
   return s.split('\n').filter((l) => l && !l.startsWith('npm warn')).slice(-n).join('\n');

@@ -7,22 +7,15 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RUN, builtSchemaKeys, ensureTools, holdLabLock, isRoot, labNamespaces, nexthops, readReport, releaseLabLock, sh, tail, zx, ROOT } from './helpers.js';
+import { RUN, ensureTools, holdLabLock, isRoot, labNamespaces, nexthops, readReport, releaseLabLock, sh, tail, zx, ROOT } from './helpers.js';
 
 const ANYCAST = '192.0.2.10/32';
 const ROUTER = 'anysip-lab-router';
 const NODES = 3;
 const out = mkdtempSync(join(tmpdir(), 'anysip-lab-test-'));
 
-/**
- * Per-packet with zero failed calls needs the anycast layer (issue 4): without it a CANCEL or an
- * ACK sprayed to a node that does not hold the INVITE is lost. Until the built config schema has
- * the cluster: and anycast: sections, the per-packet call tests are `test.failing`: an honest,
- * known failure (ava reports it as expected to fail), which becomes a real test as soon as
- * issue 4 is in the build. If it then fails, it fails like any other test.
- */
-const anycastLayer = builtSchemaKeys().includes('anycast') && builtSchemaKeys().includes('cluster');
-const perPacketCallTest = anycastLayer ? test.serial : test.serial.failing;
+// Per-packet with zero failed calls is what the anycast layer (src/anycast) is for: a CANCEL or an
+// ACK sprayed to a node that does not hold the INVITE must still reach it.
 
 if (!isRoot()) {
   test('the lab tests need root', (t) => {
@@ -77,7 +70,7 @@ function registerTests() {
     t.regex(sh('ip', ['-n', ROUTER, 'rule']), /fwmark 0x3 lookup 103/);
   });
 
-  perPacketCallTest('per-packet: 200 basic calls, zero failures, every node receives packets (needs issue 4)', async (t) => {
+  test.serial('per-packet: 200 basic calls, zero failures, every node receives packets', async (t) => {
     const { r, report } = await calls('basic', 200, 50, 'per-packet-basic');
     t.truthy(report, `no report:\n${tail(r.out)}`);
     t.log(`per-packet basic: ${report!.calls.ok} ok, ${report!.calls.failed} failed, ${r.ms} ms`);
@@ -86,7 +79,7 @@ function registerTests() {
     t.is(report!.calls.ok, 200, tail(r.out));
   });
 
-  perPacketCallTest('per-packet: 200 CANCEL calls, zero failures, every node receives packets (needs issue 4)', async (t) => {
+  test.serial('per-packet: 200 CANCEL calls, zero failures, every node receives packets', async (t) => {
     const { r, report } = await calls('cancel', 200, 50, 'per-packet-cancel');
     t.truthy(report, `no report:\n${tail(r.out)}`);
     t.log(`per-packet cancel: ${report!.calls.ok} ok, ${report!.calls.failed} failed, ${r.ms} ms`);
