@@ -117,17 +117,7 @@ export class Metrics {
     const registers = [this.registry];
 
     const labelled = (name: string, help: string, label: string, counts: LabelCounts | CodeCounts) =>
-      new Counter({
-        name: PREFIX + name,
-        help,
-        labelNames: [label],
-        registers,
-        collect() {
-          // Rebuilt from the slots on each scrape; the slots are the source of truth.
-          this.reset();
-          for (const [value, n] of Object.entries(counts.snapshot())) this.inc({ [label]: value }, n);
-        },
-      });
+      slotCounter(registers, PREFIX + name, help, label, () => counts.snapshot());
 
     labelled('sip_requests_received_total', 'SIP requests received, by method.', 'method', this.methodsIn);
     labelled('sip_requests_sent_total', 'SIP requests sent, by method.', 'method', this.methodsOut);
@@ -242,4 +232,21 @@ export class Metrics {
       return undefined;
     }
   }
+}
+
+/**
+ * A labelled Prometheus counter whose values live in plain slots the hot path increments
+ * (no label hashing per event): it is rebuilt from `read()` on each scrape.
+ */
+export function slotCounter(registers: Registry[], name: string, help: string, label: string, read: () => Record<string, number>): Counter {
+  return new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers,
+    collect() {
+      this.reset();
+      for (const [value, n] of Object.entries(read())) if (n > 0) this.inc({ [label]: value }, n);
+    },
+  });
 }

@@ -4,6 +4,8 @@
 
 import { Counter, Histogram, type Registry } from 'prom-client';
 
+import { slotCounter } from '../admin/metrics.js';
+
 const PREFIX = 'anysip_anycast_';
 
 /** What a message taken over the bus was, as classified by the node that re-injected it. */
@@ -63,16 +65,7 @@ export class AnycastMetrics implements AnycastCounters {
     if (!registry) return;
     const registers = [registry];
     const labelled = <K extends string>(name: string, help: string, label: string, s: Slots<K>) =>
-      new Counter({
-        name: PREFIX + name,
-        help,
-        labelNames: [label],
-        registers,
-        collect() {
-          this.reset();
-          for (const [k, n] of Object.entries(s) as [string, number][]) if (n > 0) this.inc({ [label]: k }, n);
-        },
-      });
+      slotCounter(registers, PREFIX + name, help, label, () => s);
     labelled('forwarded_total', 'Messages taken over the bus from the node that received them, by kind.', 'kind', this.fwd);
     labelled('bus_sent_total', 'Anycast bus messages sent, by type.', 'type', this.out);
     labelled('queries_total', 'Ownership queries (second chance, receiver-mode strays), by result.', 'result', this.queries);

@@ -9,7 +9,7 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, ensureTools, holdLabLock, isRoot, nexthops, releaseLabLock, sh, tail, zx } from './helpers.js';
+import { ROOT, nexthops, sh, tail, useLab, zx } from './helpers.js';
 
 const ANYCAST = '192.0.2.10/32';
 const ROUTER = 'anysip-lab-router';
@@ -32,22 +32,7 @@ async function until(what: string, fn: () => boolean, ms: number): Promise<numbe
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
-if (!isRoot()) {
-  test('the drain lab test needs root', (t) => {
-    t.fail('test/lab/drain.test.ts needs root (network namespaces, FRR, tshark): run `npm test` as root. It fails instead of skipping on purpose.');
-  });
-} else {
-  test.before(async (t) => {
-    await holdLabLock(15 * 60_000, (s) => t.log(s));
-    const problem = ensureTools();
-    if (problem) throw new Error(`the lab's system tools are missing and could not be installed: ${problem}`);
-  });
-  test.after.always(async () => {
-    await zx('down.mjs');
-    releaseLabLock();
-    rmSync(out, { recursive: true, force: true }); // reports and captures of this run
-  });
-
+if (useLab('test/lab/drain.test.ts', () => rmSync(out, { recursive: true, force: true }))) {
   test.serial('drain n2 under 50 calls/s of 3-second calls: no call fails, n2 takes no new call, ends drained', async (t) => {
     t.timeout(170_000);
     const upR = await zx('up.mjs', ['--mode', 'per-flow', '--nodes', '3']);

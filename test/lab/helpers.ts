@@ -1,6 +1,7 @@
 // Drives the lab's zx commands as a user would, for test/lab/*.test.ts.
 
 import { spawn, spawnSync } from 'node:child_process';
+import test from 'ava';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,4 +123,30 @@ export async function holdLabLock(timeoutMs = 15 * 60_000, log: (s: string) => v
 /** Release the lab lock if this process holds it. */
 export function releaseLabLock(): void {
   if (lockHolder() === process.pid) rmSync(LOCK, { force: true });
+}
+
+/**
+ * The fixture every lab test file shares: without root it registers one test that FAILS, loudly
+ * (never a silent skip), and returns false; as root it holds the lab lock for the file's run (one
+ * lab per machine: another lab test file of the same run waits its turn), installs the system
+ * tools, and tears the lab down afterwards. Register the file's tests only when it returns true.
+ */
+export function useLab(file: string, cleanup?: () => void): boolean {
+  if (!isRoot()) {
+    test(`${file} needs root`, (t) => {
+      t.fail(`${file} needs root (network namespaces, veths, FRR, nftables, tshark): run \`npm test\` as root. It fails instead of skipping on purpose.`);
+    });
+    return false;
+  }
+  test.before(async (t) => {
+    await holdLabLock(15 * 60_000, (s) => t.log(s));
+    const problem = ensureTools();
+    if (problem) throw new Error(`the lab's system tools are missing and could not be installed: ${problem}`);
+  });
+  test.after.always(async () => {
+    await zx('down.mjs');
+    releaseLabLock();
+    cleanup?.();
+  });
+  return true;
 }

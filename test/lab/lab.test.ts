@@ -7,7 +7,7 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RUN, ensureTools, holdLabLock, isRoot, labNamespaces, nexthops, readReport, releaseLabLock, sh, tail, zx, ROOT } from './helpers.js';
+import { RUN, labNamespaces, nexthops, readReport, sh, tail, useLab, zx, ROOT } from './helpers.js';
 
 const ANYCAST = '192.0.2.10/32';
 const ROUTER = 'anysip-lab-router';
@@ -17,22 +17,7 @@ const out = mkdtempSync(join(tmpdir(), 'anysip-lab-test-'));
 // Per-packet with zero failed calls is what the anycast layer (src/anycast) is for: a CANCEL or an
 // ACK sprayed to a node that does not hold the INVITE must still reach it.
 
-if (!isRoot()) {
-  test('the lab tests need root', (t) => {
-    t.fail('test/lab needs root (network namespaces, veths, FRR, nftables, tshark): run `npm test` as root. These tests fail instead of skipping on purpose.');
-  });
-} else {
-  test.before(async (t) => {
-    // Hold the lab for this run: lab/*.mjs started by anyone else refuse to touch it meanwhile.
-    // Another lab test file of this run (test/lab/drain.test.ts) may hold it: wait for it.
-    await holdLabLock(15 * 60_000, (s) => t.log(s));
-    const problem = ensureTools();
-    if (problem) throw new Error(`the lab's system tools are missing and could not be installed: ${problem}`);
-  });
-  test.after.always(async () => {
-    await zx('down.mjs');
-    releaseLabLock();
-  });
+if (useLab('test/lab/lab.test.ts')) {
   registerTests();
 }
 
