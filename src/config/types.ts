@@ -46,6 +46,12 @@ export interface TransportConfig {
 
 export interface ProxyConfig {
   record_route: boolean;
+  /**
+   * `socket`: each Record-Route entry names the socket's own address. `anycast`: entries for a
+   * unicast socket name the anycast address (with `;s=<socket id>`), so a dialog survives the
+   * death of the node that set it up; the core must then reach the anycast address.
+   */
+  record_route_address: 'socket' | 'anycast';
   /** Max-Forwards we set on a request that has none. */
   max_forwards: number;
   /** Lower-cased. Empty = responsible for any domain. */

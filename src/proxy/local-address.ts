@@ -34,14 +34,22 @@ export class LocalAddresses {
     return ports.has(port);
   }
 
-  /** The socket a URI of ours names (host, port and transport), as written in our Record-Route. */
+  /** The socket a URI of ours names (`;s=<id>`, else host, port and transport), as written in our Record-Route. */
   socketOf(uri: SipUri): SocketSpec | undefined {
+    const id = uri.params.get('s');
+    if (id) return this.sockets.find((s) => s.id === id);
     const host = normalizeHost(uri.host);
     const port = uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060);
     const transport = (uri.params.get('transport') ?? 'udp').toLowerCase();
     return this.sockets.find(
       (s) => s.port === port && s.transport === transport && (normalizeHost(s.address) === host || (s.advertise !== undefined && normalizeHost(s.advertise) === host)),
     );
+  }
+
+  /** With proxy.record_route_address anycast: the anycast socket that stands for a unicast one in Record-Route. */
+  anycastFor(socket: SocketSpec): SocketSpec | undefined {
+    if (socket.role !== 'unicast') return undefined;
+    return this.sockets.find((s) => s.role === 'anycast' && s.transport === socket.transport);
   }
 
   /**

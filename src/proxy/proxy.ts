@@ -42,6 +42,7 @@ export interface ProxyCounters {
 
 export interface ProxySettings {
   record_route: boolean;
+  record_route_address: 'socket' | 'anycast';
   max_forwards: number;
   proxy_require_supported: string[];
 }
@@ -146,7 +147,8 @@ export class Proxy implements TransactionUser, ContextHost {
           ? this.d.flows.encode({ transport: 'ws', address: env.remote.address, port: env.remote.port, connectionId: env.connectionId })
           : undefined;
       const outFlow = dest.transport === 'ws' && dest.connectionId !== undefined ? this.d.flows.encode(dest) : undefined;
-      for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow).reverse()) req.prepend('Record-Route', rr);
+      const anycastFor = this.d.settings.record_route_address === 'anycast' ? (sock: SocketSpec) => this.d.local.anycastFor(sock) : undefined;
+      for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow, anycastFor).reverse()) req.prepend('Record-Route', rr);
     }
     const ct = this.d.tm.request(req, dest, ctx, { loop: ctx.loopHash });
     this.d.counters.requestOut(req.method);
@@ -304,13 +306,16 @@ export class Proxy implements TransactionUser, ContextHost {
     }
   }
 
-  /** The socket of ours, other than the inbound one, that a removed Route named (Kamailio's double-RR socket). */
+  /**
+   * After a double Record-Route, the last of our entries a request removes faces where it goes next
+   * (the route set is in travel order): leave from its socket (Kamailio's double-RR socket). Undefined
+   * when that is the socket the request came in on. With anycast entries both name the same address,
+   * and only this order tells the sides apart.
+   */
   private routeSocket(ours: SipUri[], env: Envelope): string | undefined {
-    for (const uri of ours) {
-      const socket = this.d.local.socketOf(uri);
-      if (socket && socket.id !== env.socketId) return socket.id;
-    }
-    return undefined;
+    if (ours.length < 2) return undefined;
+    const socket = this.d.local.socketOf(ours[ours.length - 1]!);
+    return socket && socket.id !== env.socketId ? socket.id : undefined;
   }
 
   /**

@@ -143,3 +143,53 @@ log: { level: error }
     await node.stop();
   }
 });
+
+test('record_route_address anycast: the core side is named by the anycast address, and each direction still leaves by the right socket', async (t) => {
+  const edgePort = await freePort();
+  const corePort = await freePort();
+  const caller = await Peer.open();
+  const callee = await Peer.open();
+  const node = await startNode(`
+node: { id: 13 }
+listen:
+  - { id: edge, transport: udp, address: 127.0.0.1, port: ${edgePort}, role: anycast }
+  - { id: core, transport: udp, address: 127.0.0.1, port: ${corePort}, role: unicast }
+proxy: { record_route_address: anycast }
+routes:
+  - targets: ["sip:127.0.0.1:${callee.port}"]
+    socket: core
+admin: { enabled: false }
+log: { level: error }
+`);
+  const msg = (start: string, via: number, cseq: string, extra: string[]) =>
+    [start, `Via: SIP/2.0/UDP 127.0.0.1:${via};branch=z9hG4bK-any-${cseq.replace(' ', '')}`, 'Call-ID: any-rr-1', `CSeq: ${cseq}`, 'Max-Forwards: 70', ...extra, 'Content-Length: 0', '', ''].join('\r\n');
+  try {
+    caller.send(msg('INVITE sip:callee@example.com SIP/2.0', caller.port, '1 INVITE', ['From: <sip:caller@example.com>;tag=c1', 'To: <sip:callee@example.com>', `Contact: <sip:caller@127.0.0.1:${caller.port}>`]), edgePort);
+    const [invite, from] = await callee.next();
+    t.is(from.port, corePort);
+    const rr = invite.getAll('record-route');
+    t.deepEqual(rr, [`<sip:127.0.0.1:${edgePort};lr;s=core>`, `<sip:127.0.0.1:${edgePort};lr>`], 'both entries name the anycast address');
+
+    // Callee hangs up: its route set is the Record-Route as is; it reaches the anycast address (any node).
+    callee.send(
+      msg(`BYE sip:caller@127.0.0.1:${caller.port} SIP/2.0`, callee.port, '1 BYE', ['From: <sip:callee@example.com>;tag=e1', 'To: <sip:caller@example.com>;tag=c1', ...rr.map((v) => `Route: ${v}`)]),
+      edgePort,
+    );
+    const [bye1, from1] = await caller.next();
+    t.is(bye1.method, 'BYE');
+    t.is(from1.port, edgePort, "toward the caller it leaves from the anycast side");
+
+    // Caller hangs up (another dialog direction): route set reversed; it leaves from the core socket.
+    caller.send(
+      msg(`BYE sip:callee@127.0.0.1:${callee.port} SIP/2.0`, caller.port, '2 BYE', ['From: <sip:caller@example.com>;tag=c1', 'To: <sip:callee@example.com>;tag=e1', ...[...rr].reverse().map((v) => `Route: ${v}`)]),
+      edgePort,
+    );
+    const [bye2, from2] = await callee.next();
+    t.is(bye2.method, 'BYE');
+    t.is(from2.port, corePort, 'toward the callee it leaves from the core (unicast) socket');
+  } finally {
+    caller.sock.close();
+    callee.sock.close();
+    await node.stop();
+  }
+});

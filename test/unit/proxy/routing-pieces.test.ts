@@ -82,6 +82,17 @@ test('record-route: once on the same socket, twice when the request changes side
   t.deepEqual(recordRoutes(v6, v6), ['<sip:[2001:db8::1]:5060;lr>']);
 });
 
+test('anycast Record-Route: a unicast socket is named by the anycast address with ;s=<socket id>', (t) => {
+  const anyTcp: SocketSpec = { id: 'any-tcp', transport: 'tcp', address: '10.0.0.1', port: 5060, role: 'anycast' };
+  const local = new LocalAddresses([udp, core, anyTcp], []);
+  t.deepEqual(recordRoutes(udp, core, undefined, undefined, (s) => local.anycastFor(s)), [
+    '<sip:10.0.0.1:5060;transport=tcp;lr;s=core>',
+    '<sip:10.0.0.1:5060;lr>',
+  ]);
+  t.is(local.socketOf(parseUri('sip:10.0.0.1:5060;transport=tcp;lr;s=core'))?.id, 'core', ';s= names the socket');
+  t.is(local.anycastFor(udp), undefined, 'an anycast socket stands for itself');
+});
+
 test('route table: first match by domain and user prefix', (t) => {
   const routes = [
     { match: { domain: 'example.com', user_prefix: '+44' }, targets: ['sip:uk-gw'] },
