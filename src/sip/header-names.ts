@@ -23,11 +23,19 @@ const COMPACT: Record<string, string> = {
   y: 'identity',
 };
 
+// Wire spelling -> key, for the few spellings a node sees: every message then shares one key string per
+// header instead of lower-casing a fresh copy. Bounded, so odd spellings from a peer cannot grow it.
+const KEY_CACHE = new Map<string, string>();
+const KEY_CACHE_MAX = 512;
+
 /** Header name as written on the wire -> canonical key. */
 export function headerKey(name: string): string {
+  const cached = KEY_CACHE.get(name);
+  if (cached !== undefined) return cached;
   const lower = name.toLowerCase();
-  if (lower.length === 1) return COMPACT[lower] ?? lower;
-  return lower;
+  const key = lower.length === 1 ? (COMPACT[lower] ?? lower) : lower;
+  if (KEY_CACHE.size < KEY_CACHE_MAX) KEY_CACHE.set(name, key);
+  return key;
 }
 
 /**

@@ -15,15 +15,19 @@ import { parseCSeq, parseNameAddr, parseVia } from './headers.js';
 import type { CSeq, NameAddr, Via } from './types.js';
 import { SipParseError } from '../core/errors.js';
 
+/**
+ * One header field. Immutable: changing a header replaces its field object (set, prepend, shift, ...),
+ * so messages can share fields (clone() does).
+ */
 export interface HeaderField {
   /** Name as written on the wire (may be compact, odd case). */
-  name: string;
+  readonly name: string;
   /** Canonical key: lowercased long name. */
-  key: string;
+  readonly key: string;
   /** Value with folding unfolded to single spaces and surrounding whitespace trimmed. */
-  value: string;
+  readonly value: string;
   /** Exact wire text of this field including its line ending(s), or null once changed or when built locally. */
-  raw: string | null;
+  readonly raw: string | null;
 }
 
 export type StartLine =
@@ -175,6 +179,31 @@ export class SipMessage {
     this.invalidate(key);
   }
 
+  /**
+   * For a message kept long after its processing (a transaction lingering 32 s in Accepted or
+   * Completed): forget the parsed views (Via list, From, To, CSeq; parsed again on next use), and
+   * give the body its own memory when it is a view into a larger input buffer (the datagram), which
+   * would otherwise stay alive with it. Content and behaviour are unchanged.
+   */
+  compact(): void {
+    this._vias = undefined;
+    this._from = undefined;
+    this._to = undefined;
+    this._cseq = undefined;
+    const body = this.body;
+    if (body.length > 0 && body.byteLength < body.buffer.byteLength) {
+      // A request and its clone (the forwarded copy) share one body view: they share one copy too.
+      let own = DETACHED.get(body);
+      if (own === undefined) {
+        // Not from Buffer's shared 8 KB pool: one kept body would pin a whole pool slab.
+        own = Buffer.allocUnsafeSlow(body.length);
+        body.copy(own);
+        DETACHED.set(body, own);
+      }
+      this.body = own;
+    }
+  }
+
   private invalidate(key: string): void {
     if (key === 'via') this._vias = undefined;
     else if (key === 'from') this._from = undefined;
@@ -254,17 +283,23 @@ export class SipMessage {
     this.set('Content-Length', String(body.length));
   }
 
-  /** Deep enough copy for forking: fields are copied, the body buffer is shared (never mutated in place). */
+  /**
+   * Deep enough copy for forking: its own field list (changing either message's headers does not touch
+   * the other), sharing the immutable field objects and the body buffer (never mutated in place).
+   */
   clone(): SipMessage {
     const start: StartLine = this.isRequest
       ? { kind: 'request', method: this._method, uri: this.uri, version: this.version }
       : { kind: 'response', status: this.status, reason: this.reason, version: this.version };
-    const copy = new SipMessage(start, this.headers.map((h) => ({ ...h })), this.body);
+    const copy = new SipMessage(start, this.headers.slice(), this.body);
     return copy;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Body view -> its detached copy, so messages sharing a view share the copy (compact()). */
+const DETACHED = new WeakMap<Buffer, Buffer>();
 
 function newField(name: string, key: string, value: string): HeaderField {
   return { name, key, value, raw: null };

@@ -69,7 +69,7 @@ export function parseMessage(buf: Buffer, opts?: ParseOptions): SipMessage {
     const raw = head.slice(i, end + 1);
     let j = 0;
     while (j < raw.length && isTokenCharCode(raw.charCodeAt(j))) j++;
-    const name = raw.slice(0, j);
+    const name = internName(raw.slice(0, j));
     let k = j;
     while (k < raw.length && isWs(raw.charCodeAt(k))) k++;
     if (j === 0 || raw.charCodeAt(k) !== 0x3a /* : */) throw new SipParseError('Malformed header line');
@@ -89,14 +89,19 @@ export function parseMessage(buf: Buffer, opts?: ParseOptions): SipMessage {
 
   const available = len - bodyStart;
   let body: Buffer;
-  if (contentLength === undefined) {
+  if (contentLength === 0 || (contentLength === undefined && available <= 0)) {
+    // No body: share one empty buffer rather than a view that keeps the whole datagram alive.
+    if (contentLength === undefined && opts?.stream) late ??= new SipParseError('Missing Content-Length');
+    body = EMPTY_BODY;
+  } else if (contentLength === undefined) {
     if (opts?.stream) late ??= new SipParseError('Missing Content-Length');
     body = buf.subarray(bodyStart);
   } else if (contentLength > available) {
     late ??= new SipParseError('Truncated body');
     body = buf.subarray(bodyStart);
   } else {
-    // Extra bytes after the body are dropped (RFC 3261 18.3).
+    // Extra bytes after the body are dropped (RFC 3261 18.3). A view, no copy: a message that is kept
+    // (a transaction's request) is detached from the input by SipMessage.compact().
     body = buf.subarray(bodyStart, bodyStart + contentLength);
   }
   const msg = new SipMessage(startLine, headers, body);
@@ -105,6 +110,20 @@ export function parseMessage(buf: Buffer, opts?: ParseOptions): SipMessage {
     throw late;
   }
   return msg;
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+
+// Header names as written on the wire, interned: a message kept for a while (a transaction's request)
+// then shares one string per spelling instead of holding its own copies. Bounded against odd input.
+const NAMES = new Map<string, string>();
+const NAMES_MAX = 512;
+
+function internName(name: string): string {
+  const known = NAMES.get(name);
+  if (known !== undefined) return known;
+  if (NAMES.size < NAMES_MAX) NAMES.set(name, name);
+  return name;
 }
 
 function stripCr(line: string): string {

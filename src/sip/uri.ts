@@ -173,15 +173,26 @@ export function checkHost(host: string): void {
   }
 }
 
+/** Four dot-separated decimal octets 0..255, each 1-3 digits (leading zeros allowed). No allocation. */
 function isIPv4(s: string): boolean {
-  const parts = s.split('.');
-  if (parts.length !== 4) return false;
-  for (const part of parts) {
-    if (part.length === 0 || part.length > 3) return false;
-    const v = parseDecimal(part, 3);
-    if (v < 0 || v > 255) return false;
+  let parts = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
+    if (c === 0x2e /* . */) {
+      if (digits === 0 || value > 255) return false;
+      parts++;
+      digits = 0;
+      value = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (++digits > 3) return false;
+      value = value * 10 + (c - 0x30);
+    } else {
+      return false;
+    }
   }
-  return true;
+  return parts === 4;
 }
 
 export function formatUri(uri: SipUri): string {

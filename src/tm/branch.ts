@@ -3,12 +3,14 @@
 //   z9hG4bK.<kind><20 base64url chars>[.<8 base64url chars loop hash>]
 //
 // The 20 chars are 15 bytes: owner node ID (u16 BE) | unique (7 bytes) | MAC (6 bytes).
-// MAC = HMAC-SHA256(secret, kind | nodeId | unique | ["." loop]) truncated to 6 bytes.
+// MAC = SipHash-2-4(macKey, kind | nodeId | unique | ["." loop]) truncated to 6 bytes.
 // kind 'a': stateful, unique = 3 random bytes per process + 32-bit counter.
-// kind 's': stateless (RFC 3261 16.11), unique = SHA-256(key) truncated, node ID 0 by default so
-//           every node of the cluster derives the same branch for the same input.
+// kind 's': stateless (RFC 3261 16.11), unique = SipHash-2-4(statelessKey, key) truncated, node ID 0 by
+//           default so every node of the cluster derives the same branch for the same input.
+// macKey | statelessKey = SHA-256(secret) (16 bytes each), derived once per codec.
 
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { sipHash, sipKey, type SipKey } from './siphash.js';
 
 export const MAGIC_COOKIE = 'z9hG4bK';
 const PREFIX = 'z9hG4bK.';
@@ -36,8 +38,12 @@ export interface EncodeOptions {
 const bootPrefix = randomBytes(3);
 let counter = randomBytes(4).readUInt32BE(0);
 
+/** Scratch for one SipHash output (the codec is synchronous). */
+const H = Buffer.alloc(8);
+
 export class BranchCodec {
-  private readonly key: Buffer;
+  private readonly macKey: SipKey;
+  private readonly statelessKey: SipKey;
 
   constructor(
     secret: string | Buffer,
@@ -46,8 +52,11 @@ export class BranchCodec {
     if (!Number.isInteger(nodeId) || nodeId < 1 || nodeId > 65535) {
       throw new RangeError(`nodeId must be 1..65535, got ${nodeId}`);
     }
-    this.key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
-    if (this.key.length === 0) throw new RangeError('branch secret must not be empty');
+    const key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
+    if (key.length === 0) throw new RangeError('branch secret must not be empty');
+    const derived = createHash('sha256').update(key).digest();
+    this.macKey = sipKey(derived, 0);
+    this.statelessKey = sipKey(derived, 16);
   }
 
   /** A fresh, globally unique branch owned by this node. */
@@ -67,7 +76,8 @@ export class BranchCodec {
   encodeStateless(key: string, nodeId = 0, opts?: EncodeOptions): string {
     const body = Buffer.allocUnsafe(BODY_LEN);
     body.writeUInt16BE(nodeId, 0);
-    createHash('sha256').update(key, 'latin1').digest().copy(body, 2, 0, 7);
+    sipHash(this.statelessKey, [key], H);
+    H.copy(body, 2, 0, 7);
     return this.finish('s', body, opts?.loop);
   }
 
@@ -102,10 +112,11 @@ export class BranchCodec {
     return loop === undefined ? s : s + '.' + loop;
   }
 
+  /** The MAC over kind | nodeId | unique | ["." loop], in a shared scratch buffer (use at once). */
   private mac(kind: string, body: Buffer, loop: string | undefined): Buffer {
-    const h = createHmac('sha256', this.key).update(kind, 'latin1').update(body.subarray(0, 9));
-    if (loop !== undefined) h.update('.' + loop, 'latin1');
-    return h.digest();
+    const head = body.subarray(0, 9);
+    sipHash(this.macKey, loop === undefined ? [kind, head] : [kind, head, '.', loop], H);
+    return H;
   }
 }
 

@@ -11,8 +11,11 @@ export abstract class ClientBase extends TxnBase implements ClientTransaction {
   lastStatus = 0;
   user: unknown = undefined;
   readonly reliable: boolean;
-  /** The request's wire form, serialized once and re-sent by A / E. */
-  protected readonly wire: Buffer;
+  /**
+   * The request's wire form, serialized once and re-sent by A / E. Released (undefined) once no
+   * retransmission can follow, so a transaction lingering in Accepted / Completed holds no copy.
+   */
+  protected wire: Buffer | undefined;
   /** Current retransmission interval. */
   protected interval = 0;
 
@@ -54,6 +57,7 @@ export abstract class ClientBase extends TxnBase implements ClientTransaction {
   }
 
   protected retransmit(): void {
+    if (this.wire === undefined) return;
     this.ctx.counters.retransmissionsSent++;
     this.transmit(this.wire, this.destination);
   }
@@ -61,6 +65,7 @@ export abstract class ClientBase extends TxnBase implements ClientTransaction {
   protected terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
+    this.wire = undefined;
     this.disarmAll();
     this.ctx.dropClient(this.id, this);
   }

@@ -37,7 +37,7 @@ export class InviteClientTransaction extends ClientBase {
     }
     this.arm(TIMEOUT, t.t64); // B
     if (t.timerC > 0) this.arm(PROXY_C, t.timerC);
-    this.transmit(this.wire, this.destination);
+    this.transmit(this.wire!, this.destination);
   }
 
   onResponse(res: SipMessage, env: Envelope): void {
@@ -49,6 +49,7 @@ export class InviteClientTransaction extends ClientBase {
       this.note(status);
       if (state === 'calling') {
         this.state = 'proceeding';
+        this.wire = undefined; // timer A is over: nothing re-sends the INVITE any more
         this.disarm(RETRANSMIT);
         this.disarm(TIMEOUT);
       }
@@ -64,9 +65,11 @@ export class InviteClientTransaction extends ClientBase {
       if (pending) {
         this.note(status);
         this.state = 'accepted';
+        this.wire = undefined;
         this.disarmAll();
         this.arm(LINGER, this.ctx.timers.t64); // M
         this.finalReported = true;
+        this.request.compact(); // lingers 32 s in Accepted: hold the text only
         this.deliver(res, env);
       } else if (state === 'accepted') {
         this.deliver(res, env); // RFC 6026: 2xx retransmissions and other forks' 2xx go to the TU
@@ -76,9 +79,11 @@ export class InviteClientTransaction extends ClientBase {
     if (pending) {
       this.note(status);
       this.state = 'completed';
+      this.wire = undefined;
       this.disarmAll();
       const ack = buildAck(this.request, res).serialize();
       this.ackWire = ack;
+      this.request.compact();
       this.transmit(ack, this.destination);
       const report = !this.finalReported;
       this.finalReported = true;

@@ -21,7 +21,7 @@ export class NonInviteClientTransaction extends ClientBase {
       this.arm(RETRANSMIT, this.interval); // E
     }
     this.arm(TIMEOUT, this.ctx.timers.t64); // F
-    this.transmit(this.wire, this.destination);
+    this.transmit(this.wire!, this.destination);
   }
 
   onResponse(res: SipMessage, env: Envelope): void {
@@ -38,6 +38,8 @@ export class NonInviteClientTransaction extends ClientBase {
       return;
     }
     this.state = 'completed';
+    this.wire = undefined; // timer E is over
+    this.request.compact();
     this.disarm(RETRANSMIT);
     this.disarm(TIMEOUT);
     if (this.reliable) {

@@ -3,15 +3,28 @@
 // TransactionLayer.request(..., { loop }) and, when a request comes back carrying a Via with our sent-by,
 // compares the decoded `loop` of that Via's branch with a fresh hash: equal = loop (482), different = spiral.
 
-import { createHash } from 'node:crypto';
 import type { SipMessage } from '../sip/message.js';
+import { sipHash, sipKey } from './siphash.js';
 
-/** 8 base64url chars (48 bits of SHA-256) over R-URI, To tag, From tag, Call-ID, CSeq number, Proxy-Require, Proxy-Authorization. */
+// A fixed key: the hash only has to tell a request that came back unchanged from one that did not
+// (it is compared with a value we put in our own MAC-protected branch), not to be secret.
+const LOOP_KEY = sipKey(Buffer.from('anysip loop hash'));
+const H = Buffer.alloc(8);
+
+/** 8 base64url chars (48 bits of SipHash-2-4) over R-URI, To tag, From tag, Call-ID, CSeq number, Proxy-Require, Proxy-Authorization. */
 export function computeLoopHash(req: SipMessage): string {
-  const h = createHash('sha256');
-  h.update(req.uri, 'latin1');
-  h.update('\0' + (req.toTag ?? '') + '\0' + (req.fromTag ?? '') + '\0' + req.callId + '\0' + req.cseq.seq, 'latin1');
-  for (const v of req.getAll('proxy-require')) h.update('\0' + v, 'latin1');
-  for (const v of req.getAll('proxy-authorization')) h.update('\0' + v, 'latin1');
-  return h.digest().subarray(0, 6).toString('base64url');
+  const parts: string[] = [req.uri, '\0', req.toTag ?? '', '\0', req.fromTag ?? '', '\0', req.callId, '\0', String(req.cseq.seq)];
+  let extra = false;
+  for (const f of req.headers) {
+    if (f.key === 'proxy-require' || f.key === 'proxy-authorization') {
+      extra = true;
+      break;
+    }
+  }
+  if (extra) {
+    for (const v of req.getAll('proxy-require')) parts.push('\0', v);
+    for (const v of req.getAll('proxy-authorization')) parts.push('\0', v);
+  }
+  sipHash(LOOP_KEY, parts, H);
+  return H.toString('base64url', 0, 6);
 }

@@ -1,8 +1,9 @@
 // State and sending common to INVITE and non-INVITE server transactions.
 
-import type { SipMessage } from '../sip/message.js';
+import { SipMessage } from '../sip/message.js';
 import type { Destination, Envelope } from '../transport/types.js';
 import type { TxnContext } from './context.js';
+import { isRfc2543Key } from './matching.js';
 import { responseDestination } from './response-route.js';
 import { TxnBase } from './txn-base.js';
 import type { ServerState, ServerTransaction } from './types.js';
@@ -15,7 +16,7 @@ export abstract class ServerBase extends TxnBase implements ServerTransaction {
   /** Where responses go (RFC 3261 18.2.2 / RFC 3581), fixed at creation. */
   readonly destination: Destination;
   readonly reliable: boolean;
-  /** To tag of the final response sent, for RFC 2543 ACK matching. */
+  /** To tag of the final response sent, for RFC 2543 ACK matching (RFC 2543 transactions only). */
   finalToTag: string | undefined = undefined;
   user: unknown = undefined;
 
@@ -36,18 +37,36 @@ export abstract class ServerBase extends TxnBase implements ServerTransaction {
   /** The request arrived again. */
   abstract onRetransmission(): void;
 
-  /** Record and send a response. */
-  protected sendResponse(res: SipMessage): void {
-    this.lastResponse = res;
-    this.wire = res.serialize();
-    this.transmit(this.wire, this.destination);
+  /**
+   * Record and send a response. `resendable` false (an INVITE 2xx: the TU, not the transaction,
+   * repeats those) keeps no wire copy, so the Accepted state holds none for its 32 s.
+   */
+  protected sendResponse(res: SipMessage, resendable = true): void {
+    const wire = res.serialize();
+    // Not resendable (an INVITE 2xx) means the Accepted state: 32 s in which only the status counts.
+    this.lastResponse = resendable ? res : SipMessage.response(res.status, res.reason);
+    this.wire = resendable ? wire : undefined;
+    this.transmit(wire, this.destination);
   }
 
   protected resend(): void {
     if (this.wire !== undefined) this.transmit(this.wire, this.destination);
   }
 
+  /**
+   * The final response is out: from here the transaction only absorbs retransmissions for 32 s
+   * (Accepted, Completed). Its messages keep their header text; their parsed views go (re-parsed if
+   * anyone asks), so thousands of lingering transactions hold less.
+   */
+  protected linger(): void {
+    this.request.compact();
+    this.lastResponse?.compact();
+  }
+
   protected recordFinal(res: SipMessage): void {
+    // Only RFC 2543 matching compares To tags (17.2.3); an RFC 3261 transaction keeps none, which also
+    // spares it a slice of the response's text (the tag) that would keep the whole response alive.
+    if (!isRfc2543Key(this.id)) return;
     try {
       this.finalToTag = res.toTag;
     } catch {
@@ -58,6 +77,7 @@ export abstract class ServerBase extends TxnBase implements ServerTransaction {
   protected terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
+    this.wire = undefined;
     this.disarmAll();
     this.ctx.dropServer(this.id, this);
   }

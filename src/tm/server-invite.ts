@@ -27,7 +27,8 @@ export class InviteServerTransaction extends ServerBase {
         this.state = 'accepted';
         this.recordFinal(res);
         this.arm(LINGER, this.ctx.timers.t64); // L
-        this.sendResponse(res);
+        this.sendResponse(res, false);
+        this.linger();
       } else {
         this.state = 'completed';
         this.recordFinal(res);
@@ -37,10 +38,11 @@ export class InviteServerTransaction extends ServerBase {
         }
         this.arm(TIMEOUT, this.ctx.timers.t64); // H
         this.sendResponse(res);
+        this.linger();
       }
     } else if (this.state === 'accepted' && status >= 200 && status < 300) {
       // RFC 6026 7.1: 2xx retransmissions (or other forks' 2xx) from the TU go out as they come.
-      this.sendResponse(res);
+      this.sendResponse(res, false);
     }
   }
 

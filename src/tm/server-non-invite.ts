@@ -24,6 +24,7 @@ export class NonInviteServerTransaction extends ServerBase {
     this.state = 'completed';
     this.recordFinal(res);
     this.sendResponse(res);
+    this.linger();
     if (this.reliable) this.terminate();
     else this.arm(LINGER, this.ctx.timers.t64); // J
   }

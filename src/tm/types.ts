@@ -24,7 +24,10 @@ export interface ServerTransaction {
   readonly request: SipMessage;
   readonly envelope: Envelope;
   readonly state: ServerState;
-  /** Last response sent (provisional or final), if any. */
+  /**
+   * Last response sent (provisional or final), if any. After an INVITE 2xx (RFC 6026 Accepted: the TU,
+   * not the transaction, repeats 2xx) only its status line is kept, so the 32 s of Accepted hold no copy.
+   */
   readonly lastResponse: SipMessage | undefined;
   /**
    * Send a response (built by the caller, Via headers already as they must be).

@@ -2,14 +2,31 @@
 // the same socket, so replies leave from the address the request came to.
 
 import dgram from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP } from 'node:net';
 import { TransportError } from '../core/errors.js';
 import { familyOf, formatEndpoint, normalizeAddress, toSocketFamily, type Family } from './address.js';
 import { bindError } from './bind-error.js';
 import { failSend, type TransportContext } from './context.js';
 import type { Destination, Endpoint, SocketSpec } from './types.js';
 
+const RECV_BUFFER = 4 * 1024 * 1024;
 const CR = 0x0d;
 const LF = 0x0a;
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * dgram resolves every destination through its `lookup` before sending, dns.lookup by default, which
+ * for an IP literal still defers the send to process.nextTick through a fresh closure. Destinations
+ * reaching a socket are IP literals (resolution happened above), so answer those at once; anything
+ * else still goes to dns.lookup.
+ */
+function literalLookup(address: string, family: number, callback: LookupCallback): void {
+  const f = isIP(address);
+  if (f !== 0) callback(null, address, f);
+  else dnsLookup(address, { family }, callback);
+}
 
 /** A datagram of CR/LF only is a NAT keep-alive (RFC 5626 4.4.2 uses STUN; many UAs send CRLF), not SIP. */
 function isKeepalive(data: Buffer): boolean {
@@ -44,7 +61,14 @@ export class UdpListener {
   /** Binds; resolves with the bound port (the real one when spec.port is 0). */
   start(): Promise<number> {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+      const socket = dgram.createSocket({
+        type: this.family === 6 ? 'udp6' : 'udp4',
+        reuseAddr: false,
+        lookup: literalLookup as never,
+        // A garbage-collection pause must not overflow the kernel's queue (the default is ~200 KB, a few
+        // hundred ms of traffic at 1,000 calls/s): ask for 4 MB; Linux caps it at net.core.rmem_max.
+        recvBufferSize: RECV_BUFFER,
+      });
       const onBindError = (err: Error): void => {
         socket.close();
         reject(bindError(this.spec, err));
