@@ -68,7 +68,7 @@ export interface ClusterBusOptions {
 
 export type LinkRoute = 'direct' | 'relay';
 
-export interface PeerStats {
+export interface PeerStats extends Counters {
   id: number;
   name: string | undefined;
   address: string;
@@ -76,13 +76,6 @@ export interface PeerStats {
   epoch: number | undefined;
   /** `up`: established direct link; `relay`: reached through another node; `down`: neither. */
   link: 'up' | 'relay' | 'down';
-  frames_in: number;
-  frames_out: number;
-  bytes_in: number;
-  bytes_out: number;
-  relayed: number;
-  connects: number;
-  drops: Partial<Record<DropReason, number>>;
   /** Bytes waiting in the link's send queue. */
   queued: number;
 }

@@ -20,7 +20,7 @@ import type { FlowTokens } from './flow-token.js';
 import { type LocalAddresses, normalizeHost } from './local-address.js';
 import { preprocessRoute } from './loose-route.js';
 import { recordRoutes } from './record-route.js';
-import { resolveLiteral, resolveUri, uriTransport } from './resolve.js';
+import { resolveUri, uriTransport } from './resolve.js';
 import { checkDecision, type RouteHook, routeRequest } from './route-hook.js';
 import { matchRoute, type RouteEntry } from './route-table.js';
 
@@ -269,8 +269,7 @@ export class Proxy implements TransactionUser, ContextHost {
 
   private async destinationFor(req: SipMessage, target: Target, env: Envelope): Promise<Destination> {
     if (target.nextHop) {
-      const socketId = target.socketId ?? (uriTransport(target.nextHop) === env.transport ? env.socketId : undefined);
-      return resolveLiteral(target.nextHop, socketId) ?? (await resolveUri(target.nextHop, socketId));
+      return resolveUri(target.nextHop, target.socketId ?? sameSide(target.nextHop, env));
     }
     return this.nextHop(req, target.socketId ?? this.sameSideSocket(req, env));
   }
@@ -292,15 +291,14 @@ export class Proxy implements TransactionUser, ContextHost {
     } else {
       uri = parseUri(req.uri);
     }
-    return resolveLiteral(uri, socketId) ?? (await resolveUri(uri, socketId));
+    return resolveUri(uri, socketId);
   }
 
   /** Stay on the socket the request came in on when the next hop uses the same transport. */
   private sameSideSocket(req: SipMessage, env: Envelope): string | undefined {
     try {
       const routes = req.getAll('route');
-      const uri = routes.length ? parseNameAddr(routes[0]!).uri : parseUri(req.uri);
-      return uriTransport(uri) === env.transport ? env.socketId : undefined;
+      return sameSide(routes.length ? parseNameAddr(routes[0]!).uri : parseUri(req.uri), env);
     } catch {
       return undefined;
     }
@@ -393,6 +391,11 @@ export class Proxy implements TransactionUser, ContextHost {
     const reason = err instanceof Error && 'code' in err ? err.message : 'Routing Failed';
     this.reply(server, buildResponse(server.request, 500, { reason: safeReason(reason) }));
   }
+}
+
+/** The socket the request came in on, when the next hop uses that same transport. */
+function sameSide(next: SipUri, env: Envelope): string | undefined {
+  return uriTransport(next) === env.transport ? env.socketId : undefined;
 }
 
 /**

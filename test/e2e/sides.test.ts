@@ -43,21 +43,29 @@ class Peer {
   }
 }
 
-test('a dialog that changes side: double Record-Route, and the BYE leaves from the core socket', async (t) => {
+/** A node with two UDP sockets on loopback: `edge` (anycast role) and `core` (unicast role). */
+async function sidedNode(id: number, extra = '') {
   const edgePort = await freePort();
   const corePort = await freePort();
-  const caller = await Peer.open();
-  const callee = await Peer.open();
   const node = await startNode(`
-node: { id: 11 }
+node: { id: ${id} }
 listen:
   - { id: edge, transport: udp, address: 127.0.0.1, port: ${edgePort}, role: anycast }
   - { id: core, transport: udp, address: 127.0.0.1, port: ${corePort}, role: unicast }
+${extra}
+admin: { enabled: false }
+log: { level: error }
+`);
+  return { node, edgePort, corePort };
+}
+
+test('a dialog that changes side: double Record-Route, and the BYE leaves from the core socket', async (t) => {
+  const caller = await Peer.open();
+  const callee = await Peer.open();
+  const { node, edgePort, corePort } = await sidedNode(11, `
 routes:
   - targets: ["sip:127.0.0.1:${callee.port}"]
     socket: core
-admin: { enabled: false }
-log: { level: error }
 `);
   try {
     const head = (method: string, cseq: number, extra: string[]) =>
@@ -105,18 +113,9 @@ log: { level: error }
 });
 
 test("an in-dialog request from the anycast side with another node's Route left goes out from the unicast socket", async (t) => {
-  const edgePort = await freePort();
-  const corePort = await freePort();
   const caller = await Peer.open();
   const otherNode = await Peer.open(); // stands for another cluster node's unicast Record-Route entry
-  const node = await startNode(`
-node: { id: 12 }
-listen:
-  - { id: edge, transport: udp, address: 127.0.0.1, port: ${edgePort}, role: anycast }
-  - { id: core, transport: udp, address: 127.0.0.1, port: ${corePort}, role: unicast }
-admin: { enabled: false }
-log: { level: error }
-`);
+  const { node, edgePort, corePort } = await sidedNode(12);
   try {
     const bye = [
       'BYE sip:callee@192.0.2.50:5060 SIP/2.0',
@@ -145,21 +144,13 @@ log: { level: error }
 });
 
 test('record_route_address anycast: the core side is named by the anycast address, and each direction still leaves by the right socket', async (t) => {
-  const edgePort = await freePort();
-  const corePort = await freePort();
   const caller = await Peer.open();
   const callee = await Peer.open();
-  const node = await startNode(`
-node: { id: 13 }
-listen:
-  - { id: edge, transport: udp, address: 127.0.0.1, port: ${edgePort}, role: anycast }
-  - { id: core, transport: udp, address: 127.0.0.1, port: ${corePort}, role: unicast }
+  const { node, edgePort, corePort } = await sidedNode(13, `
 proxy: { record_route_address: anycast }
 routes:
   - targets: ["sip:127.0.0.1:${callee.port}"]
     socket: core
-admin: { enabled: false }
-log: { level: error }
 `);
   const msg = (start: string, via: number, cseq: string, extra: string[]) =>
     [start, `Via: SIP/2.0/UDP 127.0.0.1:${via};branch=z9hG4bK-any-${cseq.replace(' ', '')}`, 'Call-ID: any-rr-1', `CSeq: ${cseq}`, 'Max-Forwards: 70', ...extra, 'Content-Length: 0', '', ''].join('\r\n');
