@@ -4,7 +4,7 @@
 //
 //   npm run bench                       full run (~12 min), regenerates bench/RESULTS.md
 //   npm run bench -- --quick            smoke run (~3 min), writes to the run directory only
-//   npm run bench -- --only cpu,mem     some phases (cpu, mem, rate); out file as above
+//   npm run bench -- --only cpu,mem     some phases (cpu, mem, rate, cluster); out file as above
 //   npm run bench -- --label "text"     note stored with the history line
 //   npm run bench -- --kam8             also Kamailio with 8 workers (its default children=8)
 
@@ -15,8 +15,9 @@ import { cpus, loadavg, tmpdir, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive, sleep, type Cpu } from './lib/proc.js';
+import { AnysipCluster, CLUSTER_PORT, clusterPhase, renderCluster, runBusBench, type ClusterFigures } from './lib/cluster.js';
 import { AnysipProxy, KamailioProxy, type MemSample, type ProxyUnderTest } from './lib/proxies.js';
-import { killAllSipp, percentiles, rttSamples, shortMsgLatencies, Sipp, type Latency, type SippResult } from './lib/sipp.js';
+import { killAllSipp, percentiles, rttSamples, shortMsgLatencies, Sipp, type CallOptions, type CallRun, type Latency } from './lib/sipp.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(REPO, 'bench');
@@ -37,10 +38,12 @@ const value = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const QUICK = flag('--quick');
-const ONLY = new Set((value('--only') ?? 'cpu,mem,rate').split(','));
+const PHASES = ['cpu', 'mem', 'rate', 'cluster'];
+const ONLY = new Set((value('--only') ?? PHASES.join(',')).split(','));
+for (const ph of ONLY) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase "${ph}" (phases: ${PHASES.join(', ')})`);
 const WITH_KAM8 = flag('--kam8');
 const LABEL = value('--label') ?? '';
-const FULL = !QUICK && ONLY.size === 3;
+const FULL = !QUICK && ONLY.size === PHASES.length;
 
 const P = QUICK
   ? {
@@ -48,12 +51,14 @@ const P = QUICK
       cpu: { rounds: 1, calls: 2000, rate: 500, idleS: 5, tailS: 35 },
       mem: { calls: 2000, rate: 500, holdMs: 45000 },
       rate: { durationS: 4, start: 1000, max: 4000, bisect: 1 },
+      cluster: { warmupCalls: 1000, rounds: 1, calls: 2000, rate: 500, pauseMs: 100, idleS: 5, tailS: 35, bus: { pings: 1000, frames: 20000 } },
     }
   : {
       warmup: { calls: 3000, rate: 1000 },
       cpu: { rounds: 3, calls: 6000, rate: 500, idleS: 15, tailS: 35 },
       mem: { calls: 10000, rate: 500, holdMs: 75000 },
       rate: { durationS: 8, start: 1000, max: 16000, bisect: 3 },
+      cluster: { warmupCalls: 3000, rounds: 2, calls: 6000, rate: 500, pauseMs: 100, idleS: 15, tailS: 35, bus: { pings: 5000, frames: 200000 } },
     };
 
 /** ACK -> BYE gap of the rate runs: a multi-process proxy may otherwise relay the BYE before the ACK. */
@@ -124,11 +129,11 @@ function stopPackageService(): void {
   }
 }
 
-function udpPortFree(port: number): Promise<boolean> {
+function udpPortFree(port: number, address = '127.0.0.1'): Promise<boolean> {
   return new Promise((res) => {
     const s = createSocket('udp4');
     s.once('error', () => res(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => res(true)));
+    s.bind(port, address, () => s.close(() => res(true)));
   });
 }
 
@@ -173,24 +178,16 @@ process.on('SIGTERM', () => fail('terminated'));
 
 let runNo = 0;
 
-interface CallRun {
-  uac: SippResult;
-  uas: SippResult;
-  cpu: Cpu;
-  wallS: number;
-  uacSipp: Sipp;
-}
-
 /** One SIPp load through a proxy: a fresh UAS, then the UAC; CPU read around it. */
 async function callRun(
-  p: ProxyUnderTest,
-  o: { calls: number; rate: number; pauseMs?: number; shortMsg?: boolean; rtt?: boolean; timeoutS?: number; recvTimeoutMs?: number },
+  p: { key: string; port: number; cpu(): Cpu },
+  o: CallOptions,
   during?: (uac: Sipp, uas: Sipp) => Promise<void>,
 ): Promise<CallRun> {
   const n = ++runNo;
   const timeoutS = o.timeoutS ?? Math.ceil(o.calls / o.rate + (o.pauseMs ?? 0) / 1000 + 40);
   const uas = new Sipp({
-    scenario: UAS_XML, dir: RUN_DIR, name: `r${n}-${p.key}-uas`, localPort: PORT.uas, timeoutS: timeoutS + 5,
+    scenario: UAS_XML, dir: RUN_DIR, name: `r${n}-${p.key}-uas`, localPort: PORT.uas, timeoutS: timeoutS + 5, sendTo: o.uasSendTo,
   });
   await sleep(300);
   const c0 = p.cpu();
@@ -519,6 +516,7 @@ function render(
   cpu: Map<string, CpuFigures> | undefined,
   mem: Map<string, MemFigures> | undefined,
   rate: Map<string, RateFigures> | undefined,
+  cluster: ClusterFigures | undefined,
   history: string,
 ): string {
   const A = 'anysip';
@@ -656,6 +654,7 @@ function render(
     }
     L.push('');
   }
+  if (cluster) L.push(...renderCluster(cluster));
   L.push('## Target');
   L.push('');
   if (cpu) {
@@ -691,16 +690,18 @@ interface HistoryLine {
   heapKb?: number;
   p50Us?: Record<string, number>;
   p99Us?: Record<string, number>;
+  /** cluster phase: CPU per call, both nodes, by variant (local, forwarded) */
+  clusterUs?: Record<string, number>;
 }
 
 function historyTable(lines: HistoryLine[]): string {
   if (!lines.length) return '(none yet)';
   const T: string[] = [];
-  T.push('| date | rev | label | CPU/call anysip / kam1 (ratio) | max rate anysip / kam1 | INVITE->200 p50 anysip / kam1 | set-up RSS/call anysip / kam1 | heap/call |');
-  T.push('|---|---|---|---|---|---|---|---|');
+  T.push('| date | rev | label | CPU/call anysip / kam1 (ratio) | max rate anysip / kam1 | INVITE->200 p50 anysip / kam1 | set-up RSS/call anysip / kam1 | heap/call | cluster CPU/call forwarded / local (ratio) |');
+  T.push('|---|---|---|---|---|---|---|---|---|');
   for (const h of lines.slice(-20)) {
     const c = h.cpuUs;
-    T.push(`| ${h.date.slice(0, 16)} | ${h.rev} | ${h.label || '-'} | ${c ? `${f1(c.anysip!)} / ${f1(c.kam1!)} us (${ratio(c.anysip!, c.kam1!)})` : '-'} | ${h.rate ? `${h.rate.anysip} / ${h.rate.kam1}` : '-'} | ${h.p50Us ? `${h.p50Us.anysip} / ${h.p50Us.kam1} us` : '-'} | ${h.memRssKb ? `${h.memRssKb.anysip?.toFixed(2)} / ${h.memRssKb.kam1?.toFixed(2)} KB` : '-'} | ${h.heapKb !== undefined ? `${h.heapKb.toFixed(2)} KB` : '-'} |`);
+    T.push(`| ${h.date.slice(0, 16)} | ${h.rev} | ${h.label || '-'} | ${c ? `${f1(c.anysip!)} / ${f1(c.kam1!)} us (${ratio(c.anysip!, c.kam1!)})` : '-'} | ${h.rate ? `${h.rate.anysip} / ${h.rate.kam1}` : '-'} | ${h.p50Us ? `${h.p50Us.anysip} / ${h.p50Us.kam1} us` : '-'} | ${h.memRssKb ? `${h.memRssKb.anysip?.toFixed(2)} / ${h.memRssKb.kam1?.toFixed(2)} KB` : '-'} | ${h.heapKb !== undefined ? `${h.heapKb.toFixed(2)} KB` : '-'} | ${h.clusterUs ? `${f1(h.clusterUs.forwarded!)} / ${f1(h.clusterUs.local!)} us (${ratio(h.clusterUs.forwarded!, h.clusterUs.local!)})` : '-'} |`);
   }
   return T.join('\n');
 }
@@ -717,6 +718,11 @@ async function main(): Promise<void> {
     if (name === 'kam8' && !WITH_KAM8) continue;
     if (!(await udpPortFree(port))) fail(`UDP 127.0.0.1:${port} (${name}) is in use: the bench needs it`);
   }
+  if (ONLY.has('cluster')) {
+    for (const [addr, port] of [['127.0.0.1', CLUSTER_PORT.core], ['127.0.0.1', CLUSTER_PORT.edge], ['127.0.0.2', CLUSTER_PORT.edge]] as const) {
+      if (!(await udpPortFree(port, addr))) fail(`UDP ${addr}:${port} (cluster phase) is in use: the bench needs it`);
+    }
+  }
   log(`run directory ${RUN_DIR} (SIPp logs, traces, proxy logs)`);
   log('building anysip (npm run build)');
   const b = spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'inherit' });
@@ -726,13 +732,15 @@ async function main(): Promise<void> {
   const kam1 = new KamailioProxy(KAM_CFG, RUN_DIR, PORT.kam1, 1, UAS_URI);
   const kam8 = new KamailioProxy(KAM_CFG, RUN_DIR, PORT.kam8, 8, UAS_URI);
   const list: ProxyUnderTest[] = [anysip, kam1, ...(WITH_KAM8 ? [kam8] : [])];
-  proxies.push(...list);
-  for (const p of list) {
+  const anysipCluster = new AnysipCluster(REPO, RUN_DIR);
+  proxies.push(...list, ...anysipCluster.nodes);
+  const single = ONLY.has('cpu') || ONLY.has('mem') || ONLY.has('rate');
+  for (const p of single ? list : []) {
     await p.start();
     log(`started ${p.label} (pid ${p.pid}): ${p.describe()}`);
   }
   const idle = ONLY.has('cpu') ? await measureIdle(list, P.cpu.idleS) : new Map<string, Cpu>();
-  for (const p of list) {
+  for (const p of single ? list : []) {
     log(`warm-up: ${P.warmup.calls} calls through ${p.label}`);
     await warmup(p);
   }
@@ -749,6 +757,14 @@ async function main(): Promise<void> {
   }
   if (ONLY.has('rate')) rate = await ratePhase(list);
   for (const p of list) await p.stop();
+  let cluster: ClusterFigures | undefined;
+  if (ONLY.has('cluster')) {
+    // Last, alone on the machine: the single-node proxies are stopped.
+    await anysipCluster.start();
+    log(`started ${anysipCluster.label} (pids ${anysipCluster.nodes.map((n) => n.pid).join(', ')})`);
+    cluster = await clusterPhase(anysipCluster, P.cluster, callRun, log, () => runBusBench(REPO, P.cluster.bus));
+    await anysipCluster.stop();
+  }
 
   const h: HistoryLine = { date: mc.date, rev: mc.rev, label: LABEL };
   if (cpu) {
@@ -757,6 +773,7 @@ async function main(): Promise<void> {
     h.p99Us = Object.fromEntries([...cpu].map(([k, v]) => [k, v.answer.p99]));
   }
   if (rate) h.rate = Object.fromEntries([...rate].map(([k, v]) => [k, v.best]));
+  if (cluster) h.clusterUs = Object.fromEntries(Object.entries(cluster.variants).map(([k, v]) => [k, Number(v.perCallUs.toFixed(2))]));
   if (mem) {
     h.memRssKb = Object.fromEntries([...mem].map(([k, v]) => [k, Number(((v.setup.rss - v.base.rss) / v.held / 1024).toFixed(3))]));
     const a = mem.get('anysip');
@@ -776,9 +793,9 @@ async function main(): Promise<void> {
     else shown.push(argv[i]!);
   }
   const cmd = `npm run bench${shown.length ? ` -- ${shown.join(' ')}` : ''}`;
-  const text = render(mc, cmd, (Date.now() - began) / 60000, list, cpu, mem, rate, historyTable(past));
+  const text = render(mc, cmd, (Date.now() - began) / 60000, list, cpu, mem, rate, cluster, historyTable(past));
   writeFileSync(OUT, text);
-  writeFileSync(join(RUN_DIR, 'summary.json'), JSON.stringify({ machine: mc, cpu: cpu && Object.fromEntries(cpu), mem: mem && Object.fromEntries(mem), rate: rate && Object.fromEntries(rate) }, null, 2));
+  writeFileSync(join(RUN_DIR, 'summary.json'), JSON.stringify({ machine: mc, cpu: cpu && Object.fromEntries(cpu), mem: mem && Object.fromEntries(mem), rate: rate && Object.fromEntries(rate), cluster }, null, 2));
   log(`wrote ${OUT}`);
 }
 

@@ -73,8 +73,6 @@ async function stopTree(root: number, child: ChildProcess | undefined): Promise<
 }
 
 export class AnysipProxy implements ProxyUnderTest {
-  key = 'anysip';
-  label = 'anysip';
   private child: ChildProcess | undefined;
   private rootPid = 0;
   private readonly pidFile: string;
@@ -85,9 +83,11 @@ export class AnysipProxy implements ProxyUnderTest {
     private readonly dir: string,
     readonly port: number,
     private readonly config: string,
+    readonly key = 'anysip',
+    readonly label = 'anysip',
   ) {
-    this.pidFile = join(dir, 'anysip.pid');
-    this.memFile = join(dir, 'anysip-mem.json');
+    this.pidFile = join(dir, `${key}.pid`);
+    this.memFile = join(dir, `${key}-mem.json`);
   }
 
   get pid(): number {
@@ -100,7 +100,7 @@ export class AnysipProxy implements ProxyUnderTest {
 
   async start(): Promise<void> {
     rmSync(this.pidFile, { force: true });
-    const log = openSync(join(this.dir, 'anysip.log'), 'a');
+    const log = openSync(join(this.dir, `${this.key}.log`), 'a');
     this.child = spawn(
       process.execPath,
       [
@@ -114,11 +114,11 @@ export class AnysipProxy implements ProxyUnderTest {
     closeSync(log);
     const child = this.child;
     await waitFor('anysip to start (pid file)', 15000, () => {
-      if (child.exitCode !== null) throw new Error(`anysip exited with ${child.exitCode}: see ${join(this.dir, 'anysip.log')}`);
+      if (child.exitCode !== null) throw new Error(`${this.label} exited with ${child.exitCode}: see ${join(this.dir, `${this.key}.log`)}`);
       return readPid(this.pidFile) > 0;
     });
     this.rootPid = readPid(this.pidFile);
-    if (this.rootPid !== child.pid) throw new Error(`anysip pid file says ${this.rootPid}, started ${child.pid}`);
+    if (this.rootPid !== child.pid) throw new Error(`${this.label} pid file says ${this.rootPid}, started ${child.pid}`);
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep } from './proc.js';
+import { sleep, type Cpu } from './proc.js';
 
 export interface SippSpec {
   scenario: string;
@@ -30,7 +30,33 @@ export interface SippSpec {
   service?: string;
   /** max simultaneous calls (-l) */
   limit?: number;
+  /** send every message to this host:port instead of where the peer's message came from (-rsa) */
+  sendTo?: string;
 }
+
+/** One SIPp load through a proxy (bench/run.ts `callRun`). */
+export interface CallOptions {
+  calls: number;
+  rate: number;
+  pauseMs?: number;
+  shortMsg?: boolean;
+  rtt?: boolean;
+  timeoutS?: number;
+  recvTimeoutMs?: number;
+  /** the UAS sends its messages here instead of back to the proxy's socket (-rsa) */
+  uasSendTo?: string;
+}
+
+export interface CallRun {
+  uac: SippResult;
+  uas: SippResult;
+  /** the proxy's CPU from just before the UAC started to after the UAS stopped */
+  cpu: Cpu;
+  wallS: number;
+  uacSipp: Sipp;
+}
+
+export type CallRunner = (p: { key: string; port: number; cpu(): Cpu }, o: CallOptions) => Promise<CallRun>;
 
 export interface SippStats {
   [column: string]: string;
@@ -87,6 +113,7 @@ export class Sipp {
       ...(s.shortMsg ? ['-trace_shortmsg', '-shortmessage_file', join(s.dir, `${s.name}_short.log`)] : []),
       ...(s.rtt ? ['-trace_rtt', '-rtt_freq', '1'] : []),
       ...(s.service ? ['-s', s.service] : []),
+      ...(s.sendTo ? ['-rsa', s.sendTo] : []),
     ];
     const out = openSync(join(s.dir, `${s.name}.out`), 'w');
     this.child = spawn('sipp', args, { cwd: s.dir, stdio: ['ignore', out, out] });
