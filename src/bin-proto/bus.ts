@@ -142,6 +142,8 @@ interface Conn {
   closed: boolean;
   /** A duplicate (or refused) connection being closed: its end does not touch the peer's link. */
   retired: boolean;
+  /** Frames written this event-loop turn wait for one writev (setImmediate uncorks). */
+  corked: boolean;
   lastHeard: number;
   timer?: NodeJS.Timeout;
 }
@@ -217,7 +219,10 @@ export class ClusterBus extends EventEmitter<BusEvents> implements Bus {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const peer of this.peers.values()) clearTimeout(peer.timer);
-    for (const c of this.conns) c.socket.destroy();
+    for (const c of this.conns) {
+      if (c.corked) uncork(c); // frames of this turn (a goodbye) go out before the close
+      c.socket.destroy();
+    }
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -361,6 +366,13 @@ export class ClusterBus extends EventEmitter<BusEvents> implements Bus {
       this.drop('queue_full', peer);
       return false;
     }
+    if (!conn.corked) {
+      // One system call for every frame of this turn (a burst of datagrams read in one poll
+      // forwards a burst of frames) instead of one each; the wait is the rest of this turn.
+      conn.corked = true;
+      conn.socket.cork();
+      setImmediate(uncork, conn);
+    }
     conn.socket.write(frame);
     this.totals.frames_out++;
     this.totals.bytes_out += frame.length;
@@ -434,6 +446,7 @@ export class ClusterBus extends EventEmitter<BusEvents> implements Bus {
       established: false,
       closed: false,
       retired: false,
+      corked: false,
       lastHeard: 0,
       reader: undefined as unknown as FrameReader,
     };
@@ -726,4 +739,9 @@ export class ClusterBus extends EventEmitter<BusEvents> implements Bus {
     if (peer) peer.stats.drops[reason] = (peer.stats.drops[reason] ?? 0) + 1;
     this.log.debug({ reason, peer: peer?.id }, 'bus drop');
   }
+}
+
+function uncork(conn: Conn): void {
+  conn.corked = false;
+  conn.socket.uncork();
 }

@@ -80,9 +80,14 @@ export class ProxyContext implements ClientHandler {
       this.forwardUp(res);
       this.branchDone(ct);
       this.cancelPending();
+      this.settle();
       return;
     }
     if (!this.branchDone(ct)) return; // retransmitted final: tm absorbs, but be safe
+    if (this.finalSent) {
+      this.settle(); // a fork's late final after the 2xx went up: nothing more to relay
+      return;
+    }
     if (status === 401 || status === 407) this.collectChallenges(res);
     if (isBetter(status, this.bestStatus)) {
       this.bestStatus = status;
@@ -128,6 +133,19 @@ export class ProxyContext implements ClientHandler {
     return true;
   }
 
+  /**
+   * Final response sent and every branch final: from here the context only relays 2xx
+   * retransmissions (RFC 6026) while its transactions linger for 32 s, and needs none of its
+   * targets, branches or collected responses.
+   */
+  private settle(): void {
+    if (!this.finalSent || this.pending > 0) return;
+    this.groups.length = 0;
+    this.branches.length = 0;
+    this.challenges.length = 0;
+    this.best = undefined;
+  }
+
   /** Mark a branch final. False when it was already final. */
   private branchDone(ct: ClientTransaction): boolean {
     if (ct.user !== 'pending') return false;
@@ -143,6 +161,11 @@ export class ProxyContext implements ClientHandler {
   private sendBest(): void {
     if (this.finalSent) return;
     this.finalSent = true;
+    this.replyBest();
+    this.settle();
+  }
+
+  private replyBest(): void {
     const req = this.server.request;
     let res = this.best;
     // A cancelled request whose branches only timed out (or never started) still ends in 487 upstream.

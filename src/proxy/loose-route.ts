@@ -2,7 +2,7 @@
 // and the removal of both entries of a double Record-Route.
 
 import { parseNameAddr } from '../sip/headers.js';
-import { parseUri } from '../sip/uri.js';
+import { parseUriShared } from '../sip/uri.js';
 import type { SipMessage } from '../sip/message.js';
 import type { SipUri } from '../sip/types.js';
 import type { LocalAddresses } from './local-address.js';
@@ -20,7 +20,7 @@ export function preprocessRoute(req: SipMessage, me: LocalAddresses): RouteResul
   const ours: SipUri[] = [];
   // Strict router upstream: it put our Record-Route URI in the Request-URI and
   // the real target in the last Route. Restore it (16.4).
-  const ruri = parseUri(req.uri);
+  const ruri = parseUriShared(req.uri);
   if (me.isMe(ruri) && !ruri.user) {
     const routes = req.getAll('route');
     const last = routes[routes.length - 1];

@@ -7,7 +7,7 @@ import type { Clock } from '../core/clock.js';
 import { parseMaxForwards, parseNameAddr } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
 import { buildResponse } from '../sip/response.js';
-import { parseUri } from '../sip/uri.js';
+import { parseUriShared } from '../sip/uri.js';
 import type { SipUri } from '../sip/types.js';
 import type { Registrar } from '../registrar/registrar.js';
 import { aorOf } from '../registrar/aor.js';
@@ -189,7 +189,7 @@ export class Proxy implements TransactionUser, ContextHost {
   private async route(req: SipMessage, env: Envelope, ctx: ProxyContext): Promise<void> {
     const server = ctx.server;
     const { ours } = preprocessRoute(req, this.d.local);
-    const ruri = parseUri(req.uri);
+    const ruri = parseUriShared(req.uri);
     // After a double Record-Route, leave from the socket our other entry names (the side the next hop is on).
     const socketId = this.routeSocket(ours, env) ?? this.offAnycast(req, env);
 
@@ -289,7 +289,7 @@ export class Proxy implements TransactionUser, ContextHost {
       }
       uri = top.uri;
     } else {
-      uri = parseUri(req.uri);
+      uri = parseUriShared(req.uri);
     }
     return resolveUri(uri, socketId);
   }
@@ -298,7 +298,7 @@ export class Proxy implements TransactionUser, ContextHost {
   private sameSideSocket(req: SipMessage, env: Envelope): string | undefined {
     try {
       const routes = req.getAll('route');
-      return sameSide(routes.length ? parseNameAddr(routes[0]!).uri : parseUri(req.uri), env);
+      return sameSide(routes.length ? parseNameAddr(routes[0]!).uri : parseUriShared(req.uri), env);
     } catch {
       return undefined;
     }
@@ -350,7 +350,7 @@ export class Proxy implements TransactionUser, ContextHost {
       if (mf !== undefined && parseMaxForwards(mf) === 0) return this.d.counters.drop('ack_max_forwards');
       const { ours } = preprocessRoute(req, this.d.local);
       const flow = req.has('route') ? undefined : this.flowTarget(ours, env);
-      if (!flow && !req.has('route') && this.d.local.isMe(parseUri(req.uri))) return this.d.counters.drop('ack_for_us');
+      if (!flow && !req.has('route') && this.d.local.isMe(parseUriShared(req.uri))) return this.d.counters.drop('ack_for_us');
       decrementMaxForwards(req, this.d.settings.max_forwards);
       const socketId = this.routeSocket(ours, env) ?? this.offAnycast(req, env) ?? this.sameSideSocket(req, env);
       (flow ? Promise.resolve(flow) : this.nextHop(req, socketId)).then(
@@ -403,7 +403,7 @@ function sameSide(next: SipUri, env: Envelope): string | undefined {
  * needs the dialled number. With a user part it is a new request target and replaces it.
  */
 function routeTarget(uri: string, socketId: string | undefined): Target {
-  const parsed = parseUri(uri);
+  const parsed = parseUriShared(uri);
   return parsed.user === undefined ? { nextHop: parsed, socketId } : { uri, socketId };
 }
 

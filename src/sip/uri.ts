@@ -23,6 +23,26 @@ export function parseUri(text: string): SipUri {
   return { scheme, user: text.slice(colon + 1), host: '', params: new Map(), headers: [] };
 }
 
+/** Texts and results of the last few parseUriShared() calls, oldest overwritten first. */
+const SHARED_SLOTS = 4;
+const sharedText: (string | undefined)[] = new Array<string | undefined>(SHARED_SLOTS);
+const sharedUri: (SipUri | undefined)[] = new Array<SipUri | undefined>(SHARED_SLOTS);
+let sharedNext = 0;
+
+/**
+ * parseUri() for the proxy's hot path, which reads the same Request-URI three or four times per
+ * request (validation, loose routing, routing, socket choice): the result is shared with every
+ * caller that parses the same text, so **it must not be modified**. Errors are not remembered.
+ */
+export function parseUriShared(text: string): SipUri {
+  for (let i = 0; i < SHARED_SLOTS; i++) if (sharedText[i] === text) return sharedUri[i]!;
+  const uri = parseUri(text);
+  sharedText[sharedNext] = text;
+  sharedUri[sharedNext] = uri;
+  sharedNext = (sharedNext + 1) % SHARED_SLOTS;
+  return uri;
+}
+
 function schemeOf(text: string, colon: number): string {
   // Fast path for the common lowercase spellings (no allocation for toLowerCase).
   if (colon === 3 && text.startsWith('sip')) return 'sip';

@@ -5,7 +5,7 @@
 import { SipParseError } from '../core/errors.js';
 import { parseMaxForwards, parseNameAddr } from './headers.js';
 import type { SipMessage } from './message.js';
-import { parseUri } from './uri.js';
+import { parseUriShared } from './uri.js';
 
 export interface Rejection {
   status: number;
@@ -28,7 +28,7 @@ export function validateRequest(msg: SipMessage): Rejection | null {
   if (bad) return bad;
   let scheme: string;
   try {
-    const ruri = parseUri(msg.uri);
+    const ruri = parseUriShared(msg.uri);
     if (ruri.headers.length) return reject(400, 'Headers not allowed in Request-URI');
     scheme = ruri.scheme;
   } catch (e) {

@@ -3,6 +3,7 @@
 import type { SipMessage } from '../sip/message.js';
 import type { Destination, Envelope } from '../transport/types.js';
 import type { TxnContext } from './context.js';
+import { FrozenRequest } from './frozen.js';
 import { TxnBase } from './txn-base.js';
 import type { ClientHandler, ClientState, ClientTransaction } from './types.js';
 
@@ -18,19 +19,34 @@ export abstract class ClientBase extends TxnBase implements ClientTransaction {
   protected wire: Buffer | undefined;
   /** Current retransmission interval. */
   protected interval = 0;
+  private readonly req: FrozenRequest;
 
   constructor(
     ctx: TxnContext,
     id: string,
-    readonly request: SipMessage,
+    request: SipMessage,
     readonly destination: Destination,
     protected readonly handler: ClientHandler,
     initial: ClientState,
   ) {
     super(ctx, id);
+    this.req = new FrozenRequest(request);
     this.state = initial;
     this.reliable = destination.transport !== 'udp';
     this.wire = request.serialize();
+  }
+
+  /** The request as sent; once the transaction has its final response, parsed again from its text when read. */
+  get request(): SipMessage {
+    return this.req.message;
+  }
+
+  /**
+   * The final response is in: from here the transaction only absorbs retransmissions (Accepted,
+   * Completed), so its request is kept as text (frozen.ts). Before `wire` is released.
+   */
+  protected linger(): void {
+    this.req.freeze(this.wire);
   }
 
   /** Send the request and arm the initial timers. */

@@ -65,11 +65,11 @@ export class InviteClientTransaction extends ClientBase {
       if (pending) {
         this.note(status);
         this.state = 'accepted';
+        this.linger();
         this.wire = undefined;
         this.disarmAll();
         this.arm(LINGER, this.ctx.timers.t64); // M
         this.finalReported = true;
-        this.request.compact(); // lingers 32 s in Accepted: hold the text only
         this.deliver(res, env);
       } else if (state === 'accepted') {
         this.deliver(res, env); // RFC 6026: 2xx retransmissions and other forks' 2xx go to the TU
@@ -79,11 +79,11 @@ export class InviteClientTransaction extends ClientBase {
     if (pending) {
       this.note(status);
       this.state = 'completed';
-      this.wire = undefined;
       this.disarmAll();
       const ack = buildAck(this.request, res).serialize();
       this.ackWire = ack;
-      this.request.compact();
+      this.linger();
+      this.wire = undefined;
       this.transmit(ack, this.destination);
       const report = !this.finalReported;
       this.finalReported = true;

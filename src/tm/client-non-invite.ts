@@ -38,8 +38,8 @@ export class NonInviteClientTransaction extends ClientBase {
       return;
     }
     this.state = 'completed';
+    this.linger();
     this.wire = undefined; // timer E is over
-    this.request.compact();
     this.disarm(RETRANSMIT);
     this.disarm(TIMEOUT);
     if (this.reliable) {

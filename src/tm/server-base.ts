@@ -4,6 +4,7 @@ import { SipMessage } from '../sip/message.js';
 import type { Destination, Envelope } from '../transport/types.js';
 import type { TxnContext } from './context.js';
 import { isRfc2543Key } from './matching.js';
+import { FrozenRequest } from './frozen.js';
 import { responseDestination } from './response-route.js';
 import { TxnBase } from './txn-base.js';
 import type { ServerState, ServerTransaction } from './types.js';
@@ -19,18 +20,25 @@ export abstract class ServerBase extends TxnBase implements ServerTransaction {
   /** To tag of the final response sent, for RFC 2543 ACK matching (RFC 2543 transactions only). */
   finalToTag: string | undefined = undefined;
   user: unknown = undefined;
+  private readonly req: FrozenRequest;
 
   constructor(
     ctx: TxnContext,
     id: string,
-    readonly request: SipMessage,
+    request: SipMessage,
     readonly envelope: Envelope,
     initial: ServerState,
   ) {
     super(ctx, id);
+    this.req = new FrozenRequest(request);
     this.state = initial;
     this.destination = responseDestination(request.topVia, envelope);
     this.reliable = envelope.transport !== 'udp';
+  }
+
+  /** The request as received; once the transaction lingers, parsed again from its text when read. */
+  get request(): SipMessage {
+    return this.req.message;
   }
 
   abstract respond(res: SipMessage): void;
@@ -55,11 +63,11 @@ export abstract class ServerBase extends TxnBase implements ServerTransaction {
 
   /**
    * The final response is out: from here the transaction only absorbs retransmissions for 32 s
-   * (Accepted, Completed). Its messages keep their header text; their parsed views go (re-parsed if
-   * anyone asks), so thousands of lingering transactions hold less.
+   * (Accepted, Completed). Its request is kept as text (frozen.ts), its last response without its
+   * parsed views, so thousands of lingering transactions hold less.
    */
   protected linger(): void {
-    this.request.compact();
+    this.req.freeze();
     this.lastResponse?.compact();
   }
 

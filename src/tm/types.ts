@@ -21,6 +21,7 @@ export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'a
 
 export interface ServerTransaction {
   readonly id: string;
+  /** The request as received. After the final response it is kept as text and parsed again when read (a new object). */
   readonly request: SipMessage;
   readonly envelope: Envelope;
   readonly state: ServerState;
@@ -41,7 +42,7 @@ export interface ServerTransaction {
 
 export interface ClientTransaction {
   readonly id: string;
-  /** The request as sent (with our Via on top). */
+  /** The request as sent (with our Via on top). After the final response it is kept as text and parsed again when read (a new object). */
   readonly request: SipMessage;
   readonly destination: Destination;
   readonly state: ClientState;
