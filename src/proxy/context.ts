@@ -25,8 +25,12 @@ export interface Target {
 
 /** What a context needs from the proxy around it. */
 export interface ContextHost {
-  /** Fork one branch. Rejects when it could not even be sent (bad target, no resolution): that branch counts as a 503. */
-  forward(ctx: ProxyContext, target: Target): Promise<ClientTransaction>;
+  /**
+   * Fork one branch: the client transaction at once when the target needs no DNS lookup, else a
+   * promise of it. Throws or rejects when it could not even be sent (bad target, no resolution):
+   * that branch counts as a 503.
+   */
+  forward(ctx: ProxyContext, target: Target): ClientTransaction | Promise<ClientTransaction>;
   /** Send a response upstream through the server transaction. */
   reply(server: ServerTransaction, res: SipMessage): void;
   /** Count something the context refused to relay. */
@@ -121,16 +125,23 @@ export class ProxyContext implements ClientHandler {
     if (!group) return false;
     this.pending += group.length;
     for (const target of group) {
-      this.host.forward(this, target).then(
-        (ct) => {
-          this.branches.push(ct);
-          ct.user = 'pending';
-          if (this.cancelled || this.finalSent) ct.cancel();
-        },
-        (err: Error) => this.branchFailed(err.message),
-      );
+      let ct: ClientTransaction | Promise<ClientTransaction>;
+      try {
+        ct = this.host.forward(this, target);
+      } catch (err) {
+        this.branchFailed((err as Error).message);
+        continue;
+      }
+      if (ct instanceof Promise) ct.then((c) => this.branchStarted(c), (err: Error) => this.branchFailed(err.message));
+      else this.branchStarted(ct);
     }
     return true;
+  }
+
+  private branchStarted(ct: ClientTransaction): void {
+    this.branches.push(ct);
+    ct.user = 'pending';
+    if (this.cancelled || this.finalSent) ct.cancel();
   }
 
   /**

@@ -88,7 +88,11 @@ export class Proxy implements TransactionUser, ContextHost {
     }
     // 16.2: tell the caller we are on it before routing, which may wait for a hook or DNS.
     if (req.method === 'INVITE') this.reply(server, buildResponse(req, 100));
-    this.route(req, env, ctx).catch((err: unknown) => this.fail(server, err));
+    try {
+      this.route(req, env, ctx)?.catch((err: unknown) => this.fail(server, err));
+    } catch (err) {
+      this.fail(server, err);
+    }
   }
 
   onCancel(cancelTxn: ServerTransaction, invite: ServerTransaction | undefined): void {
@@ -127,7 +131,7 @@ export class Proxy implements TransactionUser, ContextHost {
     this.d.counters.drop(reason);
   }
 
-  async forward(ctx: ProxyContext, target: Target): Promise<ClientTransaction> {
+  forward(ctx: ProxyContext, target: Target): ClientTransaction | Promise<ClientTransaction> {
     const inbound = ctx.server.request;
     const req = inbound.clone();
     if (target.uri !== undefined) req.uri = target.uri;
@@ -137,7 +141,13 @@ export class Proxy implements TransactionUser, ContextHost {
       for (const r of [...target.routes, ...existing]) req.append('Route', r);
     }
     decrementMaxForwards(req, this.d.settings.max_forwards);
-    const dest = target.destination ?? (await this.destinationFor(req, target, ctx.server.envelope));
+    const dest = target.destination ?? this.destinationFor(req, target, ctx.server.envelope);
+    // An IP literal (the common case) needs no DNS: no promise, no microtask per branch.
+    if (dest instanceof Promise) return dest.then((d) => this.sendBranch(ctx, inbound, req, d));
+    return this.sendBranch(ctx, inbound, req, dest);
+  }
+
+  private sendBranch(ctx: ProxyContext, inbound: SipMessage, req: SipMessage, dest: Destination): ClientTransaction {
     if (this.d.settings.record_route && isDialogInitiating(inbound)) {
       const env = ctx.server.envelope;
       const inSock = this.socketById(env.socketId);
@@ -186,7 +196,8 @@ export class Proxy implements TransactionUser, ContextHost {
     return false;
   }
 
-  private async route(req: SipMessage, env: Envelope, ctx: ProxyContext): Promise<void> {
+  /** Routing decision (16.4-16.6). Synchronous unless a route hook is configured. */
+  private route(req: SipMessage, env: Envelope, ctx: ProxyContext): Promise<void> | void {
     const server = ctx.server;
     const { ours } = preprocessRoute(req, this.d.local);
     const ruri = parseUriShared(req.uri);
@@ -217,15 +228,23 @@ export class Proxy implements TransactionUser, ContextHost {
       return this.reply(server, response);
     }
 
-    if (this.d.hook) {
-      const decision = checkDecision(await this.d.hook(routeRequest(req, env)));
-      if (decision) {
-        if ('status' in decision) return this.reply(server, buildResponse(req, decision.status, { reason: decision.reason }));
-        const targets = decision.targets.map((uri) => routeTarget(uri, decision.socket));
-        return this.startUnlessCancelled(ctx, decision.strategy === 'serial' ? targets.map((t) => [t]) : [targets]);
-      }
-    }
+    if (this.d.hook) return this.routeByHook(req, env, ctx, ruri);
+    return this.routeStatic(req, ctx, ruri);
+  }
 
+  private async routeByHook(req: SipMessage, env: Envelope, ctx: ProxyContext, ruri: SipUri): Promise<void> {
+    const decision = checkDecision(await this.d.hook!(routeRequest(req, env)));
+    if (decision) {
+      if ('status' in decision) return this.reply(ctx.server, buildResponse(req, decision.status, { reason: decision.reason }));
+      const targets = decision.targets.map((uri) => routeTarget(uri, decision.socket));
+      return this.startUnlessCancelled(ctx, decision.strategy === 'serial' ? targets.map((t) => [t]) : [targets]);
+    }
+    return this.routeStatic(req, ctx, ruri);
+  }
+
+  /** Registrar, route table, else the Request-URI's host. */
+  private routeStatic(req: SipMessage, ctx: ProxyContext, ruri: SipUri): void {
+    const server = ctx.server;
     const local = this.d.local.isLocalDomain(ruri);
     if (local && this.d.registrar && ruri.user !== undefined) {
       const groups = this.contactGroups(ruri);
@@ -267,7 +286,7 @@ export class Proxy implements TransactionUser, ContextHost {
     ctx.start(groups);
   }
 
-  private async destinationFor(req: SipMessage, target: Target, env: Envelope): Promise<Destination> {
+  private destinationFor(req: SipMessage, target: Target, env: Envelope): Destination | Promise<Destination> {
     if (target.nextHop) {
       return resolveUri(target.nextHop, target.socketId ?? sameSide(target.nextHop, env));
     }
@@ -275,7 +294,7 @@ export class Proxy implements TransactionUser, ContextHost {
   }
 
   /** Where a request goes next: its top Route, else its Request-URI (16.6 steps 6-7). */
-  private async nextHop(req: SipMessage, socketId: string | undefined): Promise<Destination> {
+  private nextHop(req: SipMessage, socketId: string | undefined): Destination | Promise<Destination> {
     const routes = req.getAll('route');
     let uri: SipUri;
     if (routes.length) {
@@ -343,6 +362,11 @@ export class Proxy implements TransactionUser, ContextHost {
     return this.d.sockets().find((s) => s.id === id);
   }
 
+  private sendAck(req: SipMessage, dest: Destination): void {
+    this.d.tm.sendStateless(req, dest);
+    this.d.counters.requestOut('ACK');
+  }
+
   /** ACK that matched no transaction: a 2xx ACK going end to end. Forward statelessly along its route. */
   private forwardAck(req: SipMessage, env: Envelope): void {
     try {
@@ -353,13 +377,9 @@ export class Proxy implements TransactionUser, ContextHost {
       if (!flow && !req.has('route') && this.d.local.isMe(parseUriShared(req.uri))) return this.d.counters.drop('ack_for_us');
       decrementMaxForwards(req, this.d.settings.max_forwards);
       const socketId = this.routeSocket(ours, env) ?? this.offAnycast(req, env) ?? this.sameSideSocket(req, env);
-      (flow ? Promise.resolve(flow) : this.nextHop(req, socketId)).then(
-        (dest) => {
-          this.d.tm.sendStateless(req, dest);
-          this.d.counters.requestOut('ACK');
-        },
-        () => this.d.counters.drop('ack_unroutable'),
-      );
+      const dest = flow ?? this.nextHop(req, socketId);
+      if (dest instanceof Promise) dest.then((d) => this.sendAck(req, d), () => this.d.counters.drop('ack_unroutable'));
+      else this.sendAck(req, dest);
     } catch (err) {
       this.d.log.debug({ err }, 'cannot route ACK');
       this.d.counters.drop('ack_unroutable');

@@ -28,9 +28,15 @@ export function resolveLiteral(uri: SipUri, socketId?: string): Destination | nu
   return { transport: uriTransport(uri), address: normalizeHost(host), port: uri.port ?? 5060, socketId };
 }
 
-export async function resolveUri(uri: SipUri, socketId?: string): Promise<Destination> {
-  const literal = resolveLiteral(uri, socketId);
-  if (literal) return literal;
+/**
+ * Where a URI points. An IP literal (the usual case in a proxy's hot path) is answered at once,
+ * without a promise; a name needs a DNS lookup and gets one. May throw (unsupported transport).
+ */
+export function resolveUri(uri: SipUri, socketId?: string): Destination | Promise<Destination> {
+  return resolveLiteral(uri, socketId) ?? lookupUri(uri, socketId);
+}
+
+async function lookupUri(uri: SipUri, socketId?: string): Promise<Destination> {
   const host = uri.params.get('maddr') ?? uri.host;
   try {
     const { address } = await lookup(host);
