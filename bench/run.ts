@@ -260,12 +260,12 @@ interface CpuFigures {
 type IdleRates = Map<string, Cpu>;
 
 /**
- * CPU of the idle proxies, per second: measured right after they start, before any call, so no
- * transaction timer of a warm-up (anysip keeps transactions 32 s) is mistaken for idle work.
+ * CPU of the idle proxies, per second: warmed up, once every transaction of the warm-up has ended
+ * (anysip keeps them 32 s), so neither the warm-up's timers nor the proxies' own start-up (JIT
+ * compilation, first garbage collections) is mistaken for idle work.
  */
 async function measureIdle(list: ProxyUnderTest[], seconds: number): Promise<IdleRates> {
-  log(`cpu: idle baseline ${seconds}s (all proxies idle, before any call)`);
-  await sleep(1000);
+  log(`cpu: idle baseline ${seconds}s (all proxies warmed up, no transaction left)`);
   const idle0 = new Map(list.map((p) => [p.key, p.cpu()]));
   const t0 = Date.now();
   await sleep(seconds * 1000);
@@ -277,12 +277,13 @@ async function measureIdle(list: ProxyUnderTest[], seconds: number): Promise<Idl
   }));
 }
 
-async function cpuPhase(list: ProxyUnderTest[], idleRate: IdleRates): Promise<Map<string, CpuFigures>> {
+async function cpuPhase(list: ProxyUnderTest[]): Promise<Map<string, CpuFigures>> {
   const c = P.cpu;
   // The warm-up's transactions linger up to 32 s (anysip: Timer L/M/J): let them end before the phase
   // starts, so their deferred work is not counted against the phase's calls.
   log(`cpu: ${c.tailS}s for the warm-up's transactions to end`);
   await sleep(c.tailS * 1000);
+  const idleRate = await measureIdle(list, c.idleS);
   const start = new Map(list.map((p) => [p.key, p.cpu()]));
   const t0 = Date.now();
   const acc = new Map(list.map((p) => [p.key, {
@@ -554,7 +555,7 @@ function render(
     L.push(`${c.rounds} rounds x ${c.calls} calls at ${c.rate} calls/s per proxy, proxies alternated (A B C, C B A, ...). ` +
       'A call is INVITE / 100 / 180 / 200 / ACK / BYE / 200 (7 messages in, 7 out at the proxy, counting the 100 it makes). ' +
       `Figure = the proxy's CPU (all processes, all threads) from the start of the first round to ${c.tailS} s after the last, ` +
-      'less its idle CPU over the same time (measured before any call), divided by the calls: deferred work (transaction timers firing after the call) is included. ' +
+      'less its idle CPU over the same time (measured warmed up, once no transaction was left), divided by the calls: deferred work (transaction timers firing after the call) is included. ' +
       '"kernel share" is stime / (utime + stime) as the kernel splits it: by sampling at its tick, so a rough figure that moves a lot between runs (the total does not). ' +
       '"failed (UAC)" are SIPp failed calls; "UAS short" counts calls the UAC completed but the UAS did not see through (a lost ACK overtaken by the BYE on a busy machine).');
     L.push('');
@@ -739,7 +740,6 @@ async function main(): Promise<void> {
     await p.start();
     log(`started ${p.label} (pid ${p.pid}): ${p.describe()}`);
   }
-  const idle = ONLY.has('cpu') ? await measureIdle(list, P.cpu.idleS) : new Map<string, Cpu>();
   for (const p of single ? list : []) {
     log(`warm-up: ${P.warmup.calls} calls through ${p.label}`);
     await warmup(p);
@@ -749,7 +749,7 @@ async function main(): Promise<void> {
   let cpu: Map<string, CpuFigures> | undefined;
   let mem: Map<string, MemFigures> | undefined;
   let rate: Map<string, RateFigures> | undefined;
-  if (ONLY.has('cpu')) cpu = await cpuPhase(list, idle);
+  if (ONLY.has('cpu')) cpu = await cpuPhase(list);
   if (ONLY.has('mem')) {
     mem = new Map();
     // Kamailio first: anysip idles meanwhile, so its warm-up transactions (Timer L, 32 s) are gone before its baseline.

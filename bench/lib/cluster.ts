@@ -184,20 +184,20 @@ export async function clusterPhase(
   busBench: () => Promise<BusFigures>,
 ): Promise<ClusterFigures> {
   const [n1, n2] = cluster.nodes;
-  log(`cluster: idle baseline ${P.idleS}s (both nodes, before any call)`);
-  await sleep(1000);
-  const i0 = [n1.cpu(), n2.cpu()];
-  const ti = Date.now();
-  await sleep(P.idleS * 1000);
-  const idleS = (Date.now() - ti) / 1000;
-  const idle = [subCpu(n1.cpu(), i0[0]!), subCpu(n2.cpu(), i0[1]!)].map((c) => ({ ticksS: c.ticksS / idleS, sysS: c.sysS / idleS, schedS: c.schedS / idleS }));
-
   for (const v of ['local', 'forwarded'] as const) {
     log(`cluster: warm-up, ${P.warmupCalls / 2} calls ${v}`);
     await callRun(cluster, { calls: P.warmupCalls / 2, rate: P.rate, pauseMs: P.pauseMs, uasSendTo: v === 'forwarded' ? NODE2_EDGE : undefined });
   }
   log(`cluster: ${P.tailS}s for the warm-up's transactions to end`);
   await sleep(P.tailS * 1000);
+  // Idle measured now, with no transaction left, rather than right after start: the nodes' own
+  // start-up (joining the cluster, compiling) would be counted as idle and subtracted from the runs.
+  log(`cluster: idle baseline ${P.idleS}s (both nodes, warmed up, no transaction left)`);
+  const i0 = [n1.cpu(), n2.cpu()];
+  const ti = Date.now();
+  await sleep(P.idleS * 1000);
+  const idleS = (Date.now() - ti) / 1000;
+  const idle = [subCpu(n1.cpu(), i0[0]!), subCpu(n2.cpu(), i0[1]!)].map((c) => ({ ticksS: c.ticksS / idleS, sysS: c.sysS / idleS, schedS: c.schedS / idleS }));
 
   const acc = Object.fromEntries((['local', 'forwarded'] as const).map((v) => [v, {
     calls: 0, failed: 0, uasShort: 0, rounds: [] as number[],
@@ -333,7 +333,7 @@ export function renderCluster(f: ClusterFigures): string[] {
     '**local**: the callee answers node 1, nothing is forwarded. **forwarded**: the callee sends everything to node 2\'s anycast socket instead (127.0.0.2:5085, SIPp `-rsa`), ' +
     'which is what per-packet ECMP does at its worst: each of the callee\'s replies (180, 200, and the BYE\'s 200) carries node 1\'s branch, so node 2 forwards it over the bus and node 1 re-injects it. ' +
     `Same two processes for both variants; ${P.rounds} round(s) x ${P.calls} calls at ${P.rate} calls/s each, variants alternated (L F, F L, ...). ` +
-    `CPU = both nodes' utime+stime from the start of a run to ${P.tailS} s after it (its transaction timers included), less their idle CPU (heartbeats; measured before any call), per call.`);
+    `CPU = both nodes' utime+stime from the start of a run to ${P.tailS} s after it (its transaction timers included), less their idle CPU (heartbeats; measured after the warm-up, once no transaction was left), per call.`);
   L.push('');
   L.push('| variant | CPU/call, both nodes | ratio to local | node 1 | node 2 | schedstat, both | taken over the bus per call | calls | failed (UAC) | UAS short | INVITE->200 p50 / p99 | BYE->200 p50 / p99 | per round (us) |');
   L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');

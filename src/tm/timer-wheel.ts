@@ -1,7 +1,8 @@
 // Hashed timer wheel: one ring of slots, each a doubly linked list of entries.
 // Transactions implement TimerTarget so a timer costs one small entry object and
 // no closure. Time only moves when advance() is called: production calls it from
-// one setInterval (start()), the simulator and the tests call it by hand.
+// one setInterval (start()) that runs only while timers are armed, the simulator
+// and the tests call it by hand.
 
 import type { Clock } from '../core/clock.js';
 
@@ -61,6 +62,8 @@ export class TimerWheel {
   private firingTick = -1;
   private firingLimit = -1;
   private interval: ReturnType<typeof setInterval> | undefined;
+  /** Set by start(): what drives advance() in production. */
+  private driver: { clock: Clock; intervalMs: number } | undefined;
 
   constructor(opts: TimerWheelOptions = {}) {
     this.tickMs = opts.tickMs ?? 10;
@@ -82,6 +85,11 @@ export class TimerWheel {
   }
 
   schedule(delayMs: number, target: TimerTarget, kind: number): TimerHandle {
+    if (this.driver !== undefined && this.interval === undefined && this.firingTick < 0) {
+      // The wheel slept (nothing armed) and its time stood still: catch up with the clock first.
+      this.advance(this.driver.clock.now());
+      this.runInterval();
+    }
     const due = this._now + (delayMs > 0 ? delayMs : 0);
     const tick = Math.floor(due / this.tickMs);
     const e = new Entry(due, tick, this.seq++, target, kind);
@@ -173,16 +181,45 @@ export class TimerWheel {
     if (failed) throw firstErr;
   }
 
-  /** Production driver: advance from one interval timer. */
+  /**
+   * Production driver: advance from one interval timer, which runs only while timers are armed
+   * (an idle node does not wake up 100 times a second for nothing; schedule() restarts it).
+   */
   start(clock: Clock, intervalMs: number = this.tickMs): void {
     this.stop();
-    this.interval = setInterval(() => this.advance(clock.now()), intervalMs);
-    this.interval.unref?.();
+    this.driver = { clock, intervalMs };
+    if (this._size > 0) this.runInterval(); // due timers fire from the interval, not inside start()
+    else this.advance(clock.now()); // nothing armed: only bring wheel time up to the clock
   }
 
   stop(): void {
+    this.driver = undefined;
+    this.stopInterval();
+  }
+
+  /** Whether the production interval is running (tests). */
+  get driven(): boolean {
+    return this.interval !== undefined;
+  }
+
+  private runInterval(): void {
+    this.interval = setInterval(() => this.drive(), this.driver!.intervalMs);
+    this.interval.unref?.();
+  }
+
+  private stopInterval(): void {
     if (this.interval !== undefined) clearInterval(this.interval);
     this.interval = undefined;
+  }
+
+  private drive(): void {
+    const d = this.driver;
+    if (d === undefined) return;
+    try {
+      this.advance(d.clock.now());
+    } finally {
+      if (this._size === 0) this.stopInterval();
+    }
   }
 
   private link(e: Entry): void {

@@ -160,3 +160,28 @@ test('start/stop drive advance from an interval', async (t) => {
   w.stop();
   t.is(log.length, 1);
 });
+
+test('the production interval runs only while timers are armed, and wheel time catches up after a sleep', async (t) => {
+  let now = 1000;
+  const w = new TimerWheel({ tickMs: 1, now });
+  const log: Array<[string, number, number]> = [];
+  w.start({ now: () => now }, 1);
+  t.false(w.driven, 'an empty wheel does not wake up');
+  w.schedule(5, new Rec('a', w, log), 1);
+  t.true(w.driven, 'scheduling starts the interval');
+  now = 1010;
+  await new Promise((r) => setTimeout(r, 20));
+  t.is(log.length, 1);
+  t.false(w.driven, 'the interval stops once nothing is armed');
+  // Idle for a long time: a timer scheduled now is due from now, not from when the wheel fell asleep.
+  now = 500_000;
+  const h = w.schedule(100, new Rec('b', w, log), 2);
+  t.is(h.due, 500_100);
+  await new Promise((r) => setTimeout(r, 20));
+  t.is(log.length, 1, 'not fired early');
+  now = 500_100;
+  await new Promise((r) => setTimeout(r, 20));
+  t.is(log.length, 2);
+  w.stop();
+  t.false(w.driven);
+});
