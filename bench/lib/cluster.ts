@@ -344,7 +344,9 @@ export function renderCluster(f: ClusterFigures): string[] {
   const extra = fwd.perCallUs - loc.perCallUs;
   const n = Object.values(fwd.forwardedPerCall).reduce((a, b) => a + b, 0);
   L.push(`Forwarding added ${f1(extra)} us of CPU per call (both nodes) for ${n.toFixed(2)} forwarded messages: ${n > 0 ? f1(extra / n) : 'n/a'} us per forwarded message. ` +
-    `Idle CPU: node 1 ${f.idleMsPerS[0].toFixed(2)} ms/s, node 2 ${f.idleMsPerS[1].toFixed(2)} ms/s.`);
+    `Idle CPU: node 1 ${f.idleMsPerS[0].toFixed(2)} ms/s, node 2 ${f.idleMsPerS[1].toFixed(2)} ms/s. ` +
+    'A node with nothing to do (node 2, local) can come out a little below zero: its idle rate, measured over 15 s, is subtracted over each run\'s ~47 s, ' +
+    'and an error of a few ms/s in it is tens of us per call there. The difference between the variants does not depend on it.');
   L.push('');
   L.push('Bus forwarding latency:');
   L.push('');
