@@ -33,12 +33,13 @@ class Harness implements ContextHost {
       user: undefined,
     };
   }
-  async forward(_ctx: ProxyContext, target: Target): Promise<ClientTransaction> {
+  /** Like a target that needs a DNS lookup: the branch starts a microtask later. */
+  forward(_ctx: ProxyContext, target: Target): ClientTransaction | Promise<ClientTransaction> {
     const req = this.server.request.clone();
     req.prepend('Via', `SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK.branch${this.forked.length}`);
     const ct = new FakeClient(req);
     this.forked.push({ target, ct });
-    return ct;
+    return Promise.resolve(ct);
   }
   reply(_server: ServerTransaction, res: SipMessage): void {
     this.upstream.push(res);
@@ -177,4 +178,38 @@ test('a final response left with no Via is not relayed as is: the caller gets it
   t.is(up.topVia.branch, 'z9hG4bKcaller', "the caller's own Via");
   t.is(up.toTag, 'x');
   t.deepEqual(h.drops, ['response_without_via']);
+});
+
+test('a host that forwards synchronously: branches start at once, and a target that throws counts as 503', (t) => {
+  const h = new Harness();
+  const async = h.forward.bind(h);
+  let calls = 0;
+  // The proxy returns the client transaction itself when no DNS lookup is needed.
+  h.forward = (ctx, target) => {
+    calls++;
+    if (target.uri === 'sip:x@bad') throw new Error('unsupported transport=sctp');
+    void async(ctx, target);
+    return h.forked.at(-1)!.ct;
+  };
+  const ctx = new ProxyContext(h.server, h);
+  ctx.start([[{ uri: 'sip:a@1.1.1.1' }, { uri: 'sip:x@bad' }]]);
+  t.is(calls, 2);
+  t.is(h.forked.length, 1);
+  t.is(h.forked[0]!.ct.user, 'pending', 'started without waiting for a microtask');
+  t.is(ctx.pendingBranches, 1, 'the throwing target is already final');
+  h.respond(ctx, 0, 486);
+  t.is(h.upstream.at(-1)!.status, 486, '486 beats the 503 of the target that could not be sent');
+});
+
+test('once the 2xx is up and every branch is final, late finals are dropped and 2xx retransmissions still go up', async (t) => {
+  const { h, ctx } = await fork([[{ uri: 'sip:a@1.1.1.1' }, { uri: 'sip:b@1.1.1.2' }]]);
+  h.respond(ctx, 0, 200);
+  h.respond(ctx, 1, 487); // the other fork, cancelled: its final closes the last branch
+  t.deepEqual(h.upstream.map((r) => r.status), [200]);
+  t.is(ctx.pendingBranches, 0);
+  h.respond(ctx, 1, 487); // retransmitted final after settling: nothing happens
+  h.respond(ctx, 0, 200); // RFC 6026: a 2xx retransmission is relayed
+  t.deepEqual(h.upstream.map((r) => r.status), [200, 200]);
+  ctx.cancel(); // a CANCEL after the final: no effect, no throw
+  t.is(h.forked[1]!.ct.cancelled, 1);
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { SipParseError } from '../../../src/core/errors.js';
-import { formatUri, parseUri, unescapeUser, uriEquals } from '../../../src/sip/uri.js';
+import { formatUri, parseUri, parseUriShared, unescapeUser, uriEquals } from '../../../src/sip/uri.js';
 
 test('sip URI with user, password, port, params and headers', (t) => {
   const u = parseUri('sip:alice:secret@Example.COM:5070;Transport=TCP;lr;maddr=10.0.0.1?Subject=hi&Priority=urgent');
@@ -132,3 +132,16 @@ for (const [a, b] of UNEQUAL) {
     t.false(uriEquals(parseUri(b), parseUri(a)));
   });
 }
+
+test('parseUriShared: the same text gives the same object; other texts and errors are not mixed up', (t) => {
+  const a = parseUriShared('sip:alice@192.0.2.1:5070;transport=tcp');
+  t.is(parseUriShared('sip:alice@192.0.2.1:5070;transport=tcp'), a);
+  t.deepEqual(a, parseUri('sip:alice@192.0.2.1:5070;transport=tcp'));
+  // More texts than slots: every answer is still the parse of its own text.
+  const texts = ['sip:b@h1', 'sip:c@h2', 'sip:d@h3', 'sip:e@h4', 'sip:f@h5', 'sip:alice@192.0.2.1:5070;transport=tcp'];
+  for (const s of texts) t.deepEqual(parseUriShared(s), parseUri(s));
+  // A bad URI throws every time; it is not remembered as a result.
+  t.throws(() => parseUriShared('sip:bad host'));
+  t.throws(() => parseUriShared('sip:bad host'));
+  t.is(parseUriShared('sip:b@h1').user, 'b');
+});
