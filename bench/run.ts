@@ -14,10 +14,10 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, unlinkSync, writ
 import { cpus, loadavg, tmpdir, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isAlive, sleep, type Cpu } from './lib/proc.js';
+import { cpuDelta, idleRates, isAlive, sleep, type Cpu } from './lib/proc.js';
 import { AnysipCluster, CLUSTER_PORT, clusterPhase, renderCluster, runBusBench, type ClusterFigures } from './lib/cluster.js';
 import { AnysipProxy, KamailioProxy, type MemSample, type ProxyUnderTest } from './lib/proxies.js';
-import { killAllSipp, percentiles, rttSamples, shortMsgLatencies, Sipp, type CallOptions, type CallRun, type Latency } from './lib/sipp.js';
+import { killAllSipp, percentiles, rttSamples, shortMsgLatencies, Sipp, type CallOptions, type CallRun, type CallTarget, type Latency } from './lib/sipp.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(REPO, 'bench');
@@ -180,7 +180,7 @@ let runNo = 0;
 
 /** One SIPp load through a proxy: a fresh UAS, then the UAC; CPU read around it. */
 async function callRun(
-  p: { key: string; port: number; cpu(): Cpu },
+  p: CallTarget,
   o: CallOptions,
   during?: (uac: Sipp, uas: Sipp) => Promise<void>,
 ): Promise<CallRun> {
@@ -207,7 +207,7 @@ async function callRun(
   const sr = await uas.result();
   const c1 = p.cpu();
   const wallS = (Date.now() - t0) / 1000;
-  return { uac: ur, uas: sr, cpu: { ticksS: c1.ticksS - c0.ticksS, sysS: c1.sysS - c0.sysS, schedS: c1.schedS - c0.schedS }, wallS, uacSipp: uac };
+  return { uac: ur, uas: sr, cpu: cpuDelta(c1, c0), wallS, uacSipp: uac };
 }
 
 /**
@@ -266,15 +266,8 @@ type IdleRates = Map<string, Cpu>;
  */
 async function measureIdle(list: ProxyUnderTest[], seconds: number): Promise<IdleRates> {
   log(`cpu: idle baseline ${seconds}s (all proxies warmed up, no transaction left)`);
-  const idle0 = new Map(list.map((p) => [p.key, p.cpu()]));
-  const t0 = Date.now();
-  await sleep(seconds * 1000);
-  const idleS = (Date.now() - t0) / 1000;
-  return new Map(list.map((p) => {
-    const a = idle0.get(p.key)!;
-    const b = p.cpu();
-    return [p.key, { ticksS: (b.ticksS - a.ticksS) / idleS, sysS: (b.sysS - a.sysS) / idleS, schedS: (b.schedS - a.schedS) / idleS }];
-  }));
+  const rates = await idleRates(list, seconds);
+  return new Map(list.map((p, i) => [p.key, rates[i]!]));
 }
 
 async function cpuPhase(list: ProxyUnderTest[]): Promise<Map<string, CpuFigures>> {

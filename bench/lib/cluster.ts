@@ -11,7 +11,7 @@
 
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { sleep, type Cpu } from './proc.js';
+import { cpuDelta, cpuSum, idleRates, sleep, type Cpu } from './proc.js';
 import { AnysipProxy } from './proxies.js';
 import { percentiles, shortMsgLatencies, type CallRunner, type Latency } from './sipp.js';
 
@@ -99,11 +99,12 @@ export class AnysipCluster {
   }
 
   cpu(): Cpu {
-    return sumCpu(this.nodes[0].cpu(), this.nodes[1].cpu());
+    return cpuSum(this.nodes[0].cpu(), this.nodes[1].cpu());
   }
 
-  scrape(i: 0 | 1): Promise<Metrics> {
-    return scrape(`http://${NODE_ADDR[i]}:${CLUSTER_PORT.admin}/metrics`);
+  /** Node 1's counters: the owner, which takes every forwarded message. */
+  ownerMetrics(): Promise<Metrics> {
+    return scrape(`http://${NODE_ADDR[0]}:${CLUSTER_PORT.admin}/metrics`);
   }
 }
 
@@ -118,14 +119,6 @@ async function waitForAsync(what: string, ms: number, ok: () => Promise<boolean>
     await sleep(100);
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-function sumCpu(a: Cpu, b: Cpu): Cpu {
-  return { ticksS: a.ticksS + b.ticksS, sysS: a.sysS + b.sysS, schedS: a.schedS + b.schedS };
-}
-
-function subCpu(a: Cpu, b: Cpu): Cpu {
-  return { ticksS: a.ticksS - b.ticksS, sysS: a.sysS - b.sysS, schedS: a.schedS - b.schedS };
 }
 
 // ---- Prometheus text, as much as the phase reads ------------------------------------------
@@ -193,11 +186,7 @@ export async function clusterPhase(
   // Idle measured now, with no transaction left, rather than right after start: the nodes' own
   // start-up (joining the cluster, compiling) would be counted as idle and subtracted from the runs.
   log(`cluster: idle baseline ${P.idleS}s (both nodes, warmed up, no transaction left)`);
-  const i0 = [n1.cpu(), n2.cpu()];
-  const ti = Date.now();
-  await sleep(P.idleS * 1000);
-  const idleS = (Date.now() - ti) / 1000;
-  const idle = [subCpu(n1.cpu(), i0[0]!), subCpu(n2.cpu(), i0[1]!)].map((c) => ({ ticksS: c.ticksS / idleS, sysS: c.sysS / idleS, schedS: c.schedS / idleS }));
+  const idle = await idleRates(cluster.nodes, P.idleS);
 
   const acc = Object.fromEntries((['local', 'forwarded'] as const).map((v) => [v, {
     calls: 0, failed: 0, uasShort: 0, rounds: [] as number[],
@@ -211,7 +200,7 @@ export async function clusterPhase(
   for (let round = 1; round <= P.rounds; round++) {
     const order: Variant[] = round % 2 ? ['local', 'forwarded'] : ['forwarded', 'local'];
     for (const v of order) {
-      const m0 = await cluster.scrape(0);
+      const m0 = await cluster.ownerMetrics();
       const c0 = [n1.cpu(), n2.cpu()];
       const t0 = Date.now();
       const r = await callRun(cluster, {
@@ -221,7 +210,7 @@ export async function clusterPhase(
       await sleep(P.tailS * 1000);
       const c1 = [n1.cpu(), n2.cpu()];
       const windowS = (Date.now() - t0) / 1000;
-      const m1 = await cluster.scrape(0);
+      const m1 = await cluster.ownerMetrics();
       const a = acc[v];
       const ok = r.uac.successful;
       a.calls += ok;
@@ -229,7 +218,7 @@ export async function clusterPhase(
       a.uasShort += Math.max(0, r.uac.successful + r.uac.failed - r.uas.successful);
       let runTicks = 0;
       for (const i of [0, 1] as const) {
-        const d = subCpu(c1[i]!, c0[i]!);
+        const d = cpuDelta(c1[i]!, c0[i]!);
         const ticks = d.ticksS - idle[i]!.ticksS * windowS;
         a.ticks[i]! += ticks;
         a.sched[i]! += d.schedS - idle[i]!.schedS * windowS;

@@ -86,6 +86,24 @@ export interface Cpu {
   schedS: number;
 }
 
+/** `later - earlier`, divided by `seconds` for a rate per second. */
+export function cpuDelta(later: Cpu, earlier: Cpu, seconds = 1): Cpu {
+  return { ticksS: (later.ticksS - earlier.ticksS) / seconds, sysS: (later.sysS - earlier.sysS) / seconds, schedS: (later.schedS - earlier.schedS) / seconds };
+}
+
+export function cpuSum(a: Cpu, b: Cpu): Cpu {
+  return { ticksS: a.ticksS + b.ticksS, sysS: a.sysS + b.sysS, schedS: a.schedS + b.schedS };
+}
+
+/** CPU per second of each of `procs` while they sit idle for `seconds` (the caller makes sure they do). */
+export async function idleRates(procs: ReadonlyArray<{ cpu(): Cpu }>, seconds: number): Promise<Cpu[]> {
+  const before = procs.map((p) => p.cpu());
+  const t0 = Date.now();
+  await sleep(seconds * 1000);
+  const s = (Date.now() - t0) / 1000;
+  return procs.map((p, i) => cpuDelta(p.cpu(), before[i]!, s));
+}
+
 /** CPU of a process tree, summed. */
 export function treeCpu(root: number): Cpu {
   let ticks = 0;

@@ -56,7 +56,14 @@ export interface CallRun {
   uacSipp: Sipp;
 }
 
-export type CallRunner = (p: { key: string; port: number; cpu(): Cpu }, o: CallOptions) => Promise<CallRun>;
+/** What a call run drives: SIPp's caller sends to 127.0.0.1:`port`; `cpu()` is read around the run. */
+export interface CallTarget {
+  key: string;
+  port: number;
+  cpu(): Cpu;
+}
+
+export type CallRunner = (p: CallTarget, o: CallOptions) => Promise<CallRun>;
 
 export interface SippStats {
   [column: string]: string;

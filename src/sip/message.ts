@@ -180,10 +180,11 @@ export class SipMessage {
   }
 
   /**
-   * For a message kept long after its processing (a transaction lingering 32 s in Accepted or
+   * For a message kept long after its processing (the last response of a transaction lingering in
    * Completed): forget the parsed views (Via list, From, To, CSeq; parsed again on next use), and
    * give the body its own memory when it is a view into a larger input buffer (the datagram), which
-   * would otherwise stay alive with it. Content and behaviour are unchanged.
+   * would otherwise stay alive with it. Content and behaviour are unchanged. (A lingering
+   * transaction's request is kept as text instead: src/tm/frozen.ts.)
    */
   compact(): void {
     this._vias = undefined;
@@ -192,14 +193,9 @@ export class SipMessage {
     this._cseq = undefined;
     const body = this.body;
     if (body.length > 0 && body.byteLength < body.buffer.byteLength) {
-      // A request and its clone (the forwarded copy) share one body view: they share one copy too.
-      let own = DETACHED.get(body);
-      if (own === undefined) {
-        // Not from Buffer's shared 8 KB pool: one kept body would pin a whole pool slab.
-        own = Buffer.allocUnsafeSlow(body.length);
-        body.copy(own);
-        DETACHED.set(body, own);
-      }
+      // Not from Buffer's shared 8 KB pool: one kept body would pin a whole pool slab.
+      const own = Buffer.allocUnsafeSlow(body.length);
+      body.copy(own);
       this.body = own;
     }
   }
@@ -297,9 +293,6 @@ export class SipMessage {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** Body view -> its detached copy, so messages sharing a view share the copy (compact()). */
-const DETACHED = new WeakMap<Buffer, Buffer>();
 
 function newField(name: string, key: string, value: string): HeaderField {
   return { name, key, value, raw: null };

@@ -100,8 +100,8 @@ export function parseMessage(buf: Buffer, opts?: ParseOptions): SipMessage {
     late ??= new SipParseError('Truncated body');
     body = buf.subarray(bodyStart);
   } else {
-    // Extra bytes after the body are dropped (RFC 3261 18.3). A view, no copy: a message that is kept
-    // (a transaction's request) is detached from the input by SipMessage.compact().
+    // Extra bytes after the body are dropped (RFC 3261 18.3). A view, no copy: a message kept long
+    // is detached from the input (a lingering request as text, src/tm/frozen.ts; a response by compact()).
     body = buf.subarray(bodyStart, bodyStart + contentLength);
   }
   const msg = new SipMessage(startLine, headers, body);
