@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuDelta, idleRates, isAlive, sleep, type Cpu } from './lib/proc.js';
 import { AnysipCluster, CLUSTER_PORT, clusterPhase, renderCluster, runBusBench, type ClusterFigures } from './lib/cluster.js';
+import { systemCommand } from '../scripts/ensure-system-tools.mjs';
 import { AnysipProxy, KamailioProxy, type MemSample, type ProxyUnderTest } from './lib/proxies.js';
 import { killAllSipp, percentiles, rttSamples, shortMsgLatencies, Sipp, type CallOptions, type CallRun, type CallTarget, type Latency } from './lib/sipp.js';
 
@@ -80,8 +81,9 @@ function fail(s: string): never {
 
 // ---- preflight ------------------------------------------------------------------
 
+/** Asks the system, never PATH (under npm it starts with node_modules/.bin). */
 function which(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+  return systemCommand(cmd) !== undefined;
 }
 
 function ensureKamailio(): void {
@@ -104,7 +106,7 @@ function ensureKamailio(): void {
   } finally {
     if (ownPolicy) unlinkSync(policy);
   }
-  if (!which('kamailio')) fail('kamailio still not on PATH after installing the package');
+  if (!which('kamailio')) fail('kamailio still not in the system directories after installing the package');
 }
 
 /** The Debian package's own service, if something started it, is stopped by the PID in its pid file. */
@@ -658,9 +660,7 @@ function render(
   }
   if (mem?.get(A)) {
     const x = mem.get(A)!;
-    const rss = (x.held35.rss - x.base.rss) / x.held;
-    const heapSetup = ((x.setup.heapUsed ?? 0) - (x.base.heapUsed ?? 0)) / x.held;
-    L.push(`- <= 4 KB per established call: RSS ${kb(rss)} per held call, heap ${kb(heapSetup)} per call while its transactions live: ${rss <= 4096 && heapSetup <= 4096 ? '**met**' : '**not met**'}`);
+    L.push(`- <= 4 KB per established call: ${memoryVerdict(x)}`);
   }
   L.push('');
   L.push('What stands in the way of the targets, and what was optimised: bench/README.md (Optimisations, Where the gap is).');
@@ -792,6 +792,21 @@ async function main(): Promise<void> {
   log(`wrote ${OUT}`);
 }
 
+/**
+ * The memory target, judged only on figures that measure it: RSS per call once set up (its
+ * transactions still live) and once held, and the V8 heap per call. A figure below the idle
+ * baseline measures noise (the process gave memory back), not a cost, so it can never meet a target.
+ */
+function memoryVerdict(x: MemFigures): string {
+  const rssSetup = (x.setup.rss - x.base.rss) / x.held;
+  const rssHeld = (x.held35.rss - x.base.rss) / x.held;
+  const heapSetup = ((x.setup.heapUsed ?? 0) - (x.base.heapUsed ?? 0)) / x.held;
+  const figures = `RSS ${kb(rssSetup)} per call set up, ${kb(rssHeld)} per call held; heap ${kb(heapSetup)} per call while its transactions live`;
+  if ([rssSetup, rssHeld, heapSetup].some((v) => !(v >= 0))) return `${figures}: **not measured** (a figure below the idle baseline is noise, not a cost)`;
+  return `${figures}: ${Math.max(rssSetup, rssHeld, heapSetup) <= 4096 ? '**met**' : '**not met**'}`;
+}
+
 main().catch((err: unknown) => {
   fail(err instanceof Error ? (err.stack ?? err.message) : String(err));
 });
+

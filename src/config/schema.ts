@@ -2,7 +2,7 @@
 // Checks that span several keys (unique ids, references, orderings) live in
 // crossCheck() below so each can name the exact key at fault.
 
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Config } from './types.js';
@@ -15,12 +15,24 @@ export interface Problem {
 
 let processSecret: string | undefined;
 /**
- * One random secret per process: every node of a single-process simulation
- * shares it, which is what a real cluster gets by setting node.branch_secret.
+ * One random secret per process, for a single node only: every node of a
+ * single-process simulation shares it. A cluster never uses it (see
+ * branchSecretFor): each node's secret must verify the others' branches.
  */
 function processBranchSecret(): string {
   processSecret ??= randomBytes(32).toString('hex');
   return processSecret;
+}
+
+/**
+ * node.branch_secret when set; in a cluster, derived from cluster.secret
+ * (domain-separated from the bus key), so every node of a cluster checks the
+ * others' Via branches without a second shared value; a single node: random.
+ */
+export function branchSecretFor(own: string | undefined, clusterSecret: string | undefined): string {
+  if (own !== undefined) return own;
+  if (clusterSecret !== undefined) return createHmac('sha256', clusterSecret).update('anysip branch v1').digest('hex');
+  return processBranchSecret();
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
@@ -68,7 +80,7 @@ const nodeSchema = z
   .transform((n) => ({
     id: n.id,
     name: n.name ?? `anysip-${n.id}`,
-    branch_secret: n.branch_secret ?? processBranchSecret(),
+    branch_secret: n.branch_secret,
   }));
 
 const listenSchema = z
@@ -142,6 +154,8 @@ const adminSchema = z.strictObject({
 
 const logSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  // One info line with what changed (src/node/summary.ts); 0: none.
+  summary_interval: z.int().min(0).max(86_400).default(300),
 });
 
 const busEndpoint = z.strictObject({
@@ -193,7 +207,8 @@ export const configSchema = z.strictObject({
   cluster: clusterSchema.optional(),
   anycast: anycastSchema.prefault({}),
   drain: drainSchema.prefault({}),
-});
+})
+  .transform((c) => ({ ...c, node: { ...c.node, branch_secret: branchSecretFor(c.node.branch_secret, c.cluster?.secret) } }));
 
 // Compile-time guard: the hand-written Config (readable in editors) and the
 // schema's output must not drift apart.

@@ -94,6 +94,7 @@ export interface AdminConfig {
 
 export interface LogConfig {
   level: LogLevel;
+  summary_interval: number;
 }
 
 export interface ClusterPeerConfig {

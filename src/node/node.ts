@@ -19,6 +19,7 @@ import { TransportLayer } from '../transport/layer.js';
 import type { SocketSpec } from '../transport/types.js';
 import { Ingress } from './ingress.js';
 import { Drain } from './drain.js';
+import { Summary } from './summary.js';
 import { Cluster } from '../cluster/cluster.js';
 import { createAnycast, type Anycast, type GateEvents } from '../anycast/index.js';
 import type { Bus, Membership } from '../cluster/types.js';
@@ -57,6 +58,7 @@ export class Node {
   private readonly clock: Clock;
   private readonly startedAt: number;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private summary: Summary | undefined;
   /** The cluster bus and membership (src/cluster); undefined without a `cluster:` config section. */
   cluster: Cluster | undefined;
   /** Called when the node cannot go on (e.g. its id is held by a live cluster node); the CLI exits non-zero. */
@@ -176,6 +178,10 @@ export class Node {
       });
       this.adminPort = await this.admin.start();
     }
+    if (this.opts.realTimers !== false) {
+      this.summary = new Summary({ intervalSeconds: c.log.summary_interval, log: this.log, status: () => this.status() });
+      this.summary.start();
+    }
     this.log.info(
       { sockets: sockets.map((s) => `${s.transport}:${s.address}:${s.port}`), admin: this.adminPort || undefined },
       'anysip node started',
@@ -224,6 +230,7 @@ export class Node {
 
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.summary?.stop();
     this.wheel.stop();
     this.drain?.stop();
     await this.admin?.stop();

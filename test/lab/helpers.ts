@@ -69,7 +69,7 @@ export function labNamespaces(): string[] {
 export interface RunReport {
   calls: { ok: number; failed: number; requested: number };
   mode: string;
-  nodes: Record<string, { packets: Record<string, number>; fromClient: Record<string, number>; total: number; forwarded: unknown; takenOver: unknown }>;
+  nodes: Record<string, { packets: Record<string, number>; fromClient: Record<string, number>; total: number; forwarded: Record<string, number>; takenOver: Record<string, number> }>;
   capture: { file: string; frames: number };
 }
 

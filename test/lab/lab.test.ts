@@ -41,6 +41,23 @@ function assertSpread(t: import('ava').ExecutionContext, rep: NonNullable<Return
   }
 }
 
+/**
+ * Per-packet spraying lands about (N-1)/N of the client's requests (INVITE, ACK, BYE: 3 a call) on a
+ * node that does not own the call, so the cluster must have forwarded them over the bus: a run that
+ * succeeds without forwarding (the spray not working, or the cluster not in the path) fails here.
+ * Bound: half the client requests, well below the expected two thirds.
+ */
+function assertForwarded(t: import('ava').ExecutionContext, rep: NonNullable<ReturnType<typeof readReport>>, calls: number, what: string) {
+  let total = 0;
+  for (const [name, node] of Object.entries(rep.nodes)) {
+    const fwd = node.forwarded?.forward ?? 0;
+    t.true(fwd > 0, `${what}: node ${name} forwarded nothing over the bus: ${JSON.stringify(node.forwarded)}`);
+    total += fwd;
+  }
+  t.true(total >= (calls * 3) / 2, `${what}: ${total} messages forwarded for ${calls} calls (expected about ${calls * 2})`);
+  t.log(`${what}: ${total} messages forwarded over the bus`);
+}
+
 function registerTests() {
   // ------------------------------------------------------------------ per-packet
   test.serial('per-packet: up builds the topology, OSPF installs 3 equal-cost routes, the spray follows them', async (t) => {
@@ -60,6 +77,7 @@ function registerTests() {
     t.truthy(report, `no report:\n${tail(r.out)}`);
     t.log(`per-packet basic: ${report!.calls.ok} ok, ${report!.calls.failed} failed, ${r.ms} ms`);
     assertSpread(t, report!, 'per-packet basic');
+    assertForwarded(t, report!, 200, 'per-packet basic');
     t.is(report!.calls.failed, 0, tail(r.out));
     t.is(report!.calls.ok, 200, tail(r.out));
   });
@@ -69,6 +87,7 @@ function registerTests() {
     t.truthy(report, `no report:\n${tail(r.out)}`);
     t.log(`per-packet cancel: ${report!.calls.ok} ok, ${report!.calls.failed} failed, ${r.ms} ms`);
     assertSpread(t, report!, 'per-packet cancel');
+    assertForwarded(t, report!, 200, 'per-packet cancel');
     t.is(report!.calls.failed, 0, tail(r.out));
     t.is(report!.calls.ok, 200, tail(r.out));
   });

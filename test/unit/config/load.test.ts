@@ -1,4 +1,5 @@
 import test from 'ava';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +48,22 @@ test('embedded default: single node on 127.0.0.1:5060 udp+tcp, registrar on, adm
 
 test('branch_secret default is one random value per process', (t) => {
   t.is(loadConfig().node.branch_secret, parseConfig(BASE, 'x.yaml').node.branch_secret);
+});
+
+test('in a cluster, branch_secret is derived from cluster.secret, never random', (t) => {
+  const clustered = (id: number, secret: string, own = '') =>
+    parseConfig(
+      `node: {id: ${id}${own ? `, branch_secret: ${own}` : ''}}\nlisten:\n  - {transport: udp, address: 127.0.0.1, port: 5060}\n` +
+        `cluster:\n  secret: ${secret}\n  bus: {address: 127.0.0.1, port: 5090}\n`,
+      `n${id}.yaml`,
+    ).node.branch_secret;
+  const secret = 'a-cluster-secret-of-32-characters';
+  const expected = createHmac('sha256', secret).update('anysip branch v1').digest('hex');
+  t.is(clustered(1, secret), expected);
+  t.is(clustered(2, secret), expected, 'every node of the cluster gets the same key');
+  t.not(clustered(1, secret), parseConfig(BASE, 'x.yaml').node.branch_secret, 'not the per-process random value');
+  t.not(clustered(1, 'another-cluster-secret-entirely'), expected);
+  t.is(clustered(1, secret, 'an-explicit-branch-secret'), 'an-explicit-branch-secret');
 });
 
 test('minimal file: defaults filled in, listen id defaulted from transport/address/port', (t) => {
