@@ -9,7 +9,7 @@
 
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import type { Bus, BusMessage, Capability } from '../cluster/types.js';
+import type { Bus, BusMessage, Capability } from './types.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { BusError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
