@@ -85,7 +85,6 @@ export class Cluster {
       log: this.log,
     });
     this.bus.on('fatal', (err) => this.onFatal?.(err));
-    this.membership.onChange((ch) => this.log.debug({ ...ch }, 'cluster: view change'));
     if (opts.metrics) this.registerMetrics(opts.metrics);
   }
 
