@@ -45,6 +45,9 @@ export interface ClusterStatus {
   peers: PeerStatus[];
 }
 
+/** The per-peer counters of /status exported to /metrics (drops by peer stay in /status; the totals by reason are exported). */
+export const PEER_COUNTERS = ['frames_in', 'frames_out', 'bytes_in', 'bytes_out', 'relayed', 'connects', 'queued'] as const;
+
 export class Cluster {
   readonly bus: ClusterBus;
   readonly membership: ClusterMembership;
@@ -135,9 +138,26 @@ export class Cluster {
     };
   }
 
+  /** The numeric fields of `cluster.peers[]` of /status, each by peer id. */
+  private peerCounters(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const key of PEER_COUNTERS) out[key] = {};
+    for (const p of this.bus.stats().peers) for (const key of PEER_COUNTERS) out[key]![String(p.id)] = p[key];
+    return out;
+  }
+
   private registerMetrics(metrics: MetricsHost): void {
     const registers = [metrics.registry];
     const self = this;
+    // /status `cluster` under its own names: anysip_cluster_<key>, per peer anysip_cluster_peer_<key>{peer}.
+    metrics.addSnapshot?.({
+      prefix: 'cluster_',
+      read: () => {
+        const s = this.bus.stats();
+        return { frames_in: s.frames_in, frames_out: s.frames_out, drops: s.drops as Record<string, number> };
+      },
+    });
+    metrics.addSnapshot?.({ prefix: 'cluster_peer_', read: () => this.peerCounters(), label: 'peer', gauges: ['queued'] });
     const peerCounter = (name: string, help: string, pick: (p: PeerStats) => number) =>
       slotCounter(registers, `anysip_bus_${name}`, help, 'peer', () => Object.fromEntries(self.bus.stats().peers.map((p) => [String(p.id), pick(p)])));
     peerCounter('frames_received_total', 'Authenticated bus frames received, by peer.', (p) => p.frames_in);

@@ -19,6 +19,8 @@ export function createRegistry(): Registry {
 /** What a layer needs to register its metrics: the node's registry (the admin `Metrics` is one). */
 export interface MetricsHost {
   readonly registry: Registry;
+  /** Export a counter snapshot under its own names (src/admin/metrics.ts implements it). */
+  addSnapshot?(src: SnapshotSource): void;
 }
 
 export interface Slot {
@@ -98,8 +100,9 @@ export interface SnapshotSource {
   read: () => CounterSnapshot;
   /** Keys that are levels (connections open now) rather than counts: exported as gauges. */
   gauges?: readonly string[];
-  /** Label name of a keyed record (default `reason`). */
+  /** Label name of a keyed record: per key, else `label`, else `reason`. */
   labels?: Readonly<Record<string, string>>;
+  label?: string;
   help?: Readonly<Record<string, string>>;
 }
 
@@ -144,7 +147,7 @@ export class SnapshotExporter {
 
   private register(s: { src: SnapshotSource; last: CounterSnapshot }, key: string, name: string, labelled: boolean): void {
     const help = s.src.help?.[key] ?? `${key} (${s.src.prefix.replace(/_$/, '') || 'node'} counters of /status).`;
-    const label = s.src.labels?.[key] ?? 'reason';
+    const label = s.src.labels?.[key] ?? s.src.label ?? 'reason';
     const gauge = s.src.gauges?.includes(key) ?? false;
     const registers = [this.registry];
     const labelNames = labelled ? [label] : [];
@@ -153,10 +156,29 @@ export class SnapshotExporter {
       if (typeof v === 'number') set({}, v);
       else if (v) for (const [lv, n] of Object.entries(v)) if (typeof n === 'number') set({ [label]: lv }, n);
     };
+    // Every value the snapshot holds is exported, zeros included: /status and /metrics agree.
     if (gauge) {
-      new Gauge({ name, help, labelNames, registers, collect() { this.reset(); fill((l, n) => this.set(l, n)); } });
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          fill((l, n) => this.set(l, n));
+        },
+      });
     } else {
-      new Counter({ name, help, labelNames, registers, collect() { this.reset(); fill((l, n) => n > 0 && this.inc(l, n)); } });
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          fill((l, n) => n >= 0 && this.inc(l, n));
+        },
+      });
     }
   }
 }

@@ -1,9 +1,11 @@
 // "Every counter in one place, with the same names": each numeric leaf of /status's counter
-// snapshots (`counters`, `transport`) is in /metrics as anysip_<section>_<key in snake case>.
+// snapshots is in /metrics as anysip_<section>_<key in snake case>: `counters` (names as they
+// are), `transport`, `transactions.counters`, `cluster` (totals) and `cluster.peers[]` (label peer).
 
 import test from 'ava';
 import dgram from 'node:dgram';
 import { Metrics } from '../../../src/admin/metrics.js';
+import { Cluster, PEER_COUNTERS } from '../../../src/cluster/cluster.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { metricName } from '../../../src/core/metrics.js';
@@ -19,16 +21,25 @@ function leaves(prefix: string, snap: Record<string, unknown>): [string, string 
   return out;
 }
 
-test('every numeric leaf of /status counters and transport is in /metrics under the same name', async (t) => {
-  const yaml = `node: { id: 1 }
+test('every numeric leaf of /status counters is in /metrics under the same name', async (t) => {
+  const yaml = (id: number) => `node: { id: ${id} }
 listen:
   - { transport: udp, address: 127.0.0.1, port: 0 }
 admin: { address: 127.0.0.1, port: 0 }
 log: { level: fatal }
+cluster:
+  secret: every-counter-secret-0123
+  bus: { address: 127.0.0.1, port: 0 }
+  heartbeat_interval: 50
+  failure_timeout: 200
 `;
-  const n = new Node(parseConfig(yaml, 'every-counter.yaml'), { log: silentLogger() });
+  const n = new Node(parseConfig(yaml(1), 'every-counter.yaml'), { log: silentLogger() });
   await n.start();
   t.teardown(() => n.stop());
+  const peer = new Cluster({ config: parseConfig(yaml(2), 'peer.yaml').cluster!, node: { id: 2, name: 'peer' } });
+  await peer.start();
+  t.teardown(() => peer.stop());
+  peer.bus.addPeer({ id: 1, address: '127.0.0.1', port: (n.status().cluster as { bus: { port: number } }).bus.port });
   const udp = n.status().sockets as { port: number }[];
   const sock = dgram.createSocket('udp4');
   t.teardown(() => sock.close());
@@ -42,12 +53,23 @@ log: { level: fatal }
   let status: Record<string, Record<string, unknown>> = {};
   for (let i = 0; i < 100; i++) {
     status = (await (await fetch(`${base}/status`)).json()) as typeof status;
-    if ((status.transport!.udpIn as number) > 0 && (status.counters!.sip_parse_errors_total as number) > 0) break;
+    const peers = (status.cluster?.peers ?? []) as { frames_in: number }[];
+    if ((status.transport!.udpIn as number) > 0 && (status.counters!.sip_parse_errors_total as number) > 0 && peers[0]?.frames_in) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   const prom = await (await fetch(`${base}/metrics`)).text();
-  const all = [...leaves('', status.counters!), ...leaves('transport_', status.transport!)];
-  t.true(all.length >= 10);
+  const cluster = status.cluster as { frames_in: number; frames_out: number; drops: Record<string, number>; peers: Record<string, number>[] };
+  const perPeer: [string, string][] = [];
+  for (const p of cluster.peers) for (const key of Object.keys(p)) if (typeof p[key] === 'number' && !['id', 'port', 'epoch', 'rtt_ms', 'last_heard_ms', 'view'].includes(key)) perPeer.push([metricName('cluster_peer_', key), String(p.id)]);
+  t.deepEqual([...new Set(perPeer.map(([name]) => name))].sort(), PEER_COUNTERS.map((k) => metricName('cluster_peer_', k)).sort(), 'every per-peer counter, and only counters (ids, times and views are not)');
+  const all = [
+    ...leaves('', status.counters!),
+    ...leaves('transport_', status.transport!),
+    ...leaves('transactions_', (status.transactions as { counters: Record<string, number> }).counters),
+    ...leaves('cluster_', { frames_in: cluster.frames_in, frames_out: cluster.frames_out, drops: cluster.drops }),
+    ...perPeer,
+  ];
+  t.true(all.length >= 25, `${all.length} leaves`);
   for (const [name, label] of all) {
     const line = label === undefined ? new RegExp(`^${name} \\d+$`, 'm') : new RegExp(`^${name}\\{[a-z_]+="${label}"\\} \\d+$`, 'm');
     t.regex(prom, line, `${name}${label ? `{${label}}` : ''} in /metrics`);
@@ -55,6 +77,9 @@ log: { level: fatal }
   t.regex(prom, /^# TYPE anysip_transport_tcp_connections gauge$/m);
   t.regex(prom, /^anysip_transport_udp_in [1-9]\d*$/m);
   t.regex(prom, /^anysip_transport_framing_errors 0$/m);
+  t.regex(prom, /^anysip_transactions_server_created \d+$/m);
+  t.regex(prom, /^anysip_cluster_peer_frames_in\{peer="2"\} [1-9]\d*$/m);
+  t.regex(prom, /^# TYPE anysip_cluster_peer_queued gauge$/m);
 });
 
 test('a key a snapshot gains later appears at the next scrape, flat or by label; a throwing source is left out', async (t) => {
