@@ -1,14 +1,18 @@
 // Per-node statistics, exposed in Prometheus text format and as a plain
-// snapshot for /status. Each Metrics owns its own prom-client Registry because
-// the simulator runs several nodes in one process.
+// snapshot for /status: the SIP counters, and the composition of every layer's
+// metrics on one registry (the pieces are in src/core/metrics.ts). Each Metrics
+// owns its own prom-client Registry because the simulator runs several nodes in
+// one process.
 //
 // Hot path: the typed methods only bump a number in a pre-resolved slot (no
 // allocation, no label hashing). prom-client reads the slots when scraped.
 
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
-
-const PREFIX = 'anysip_';
+import {
+  createRegistry, LabelCounts, OTHER, PREFIX, readCounter, slotCounter, SnapshotExporter,
+  type MetricsHost, type Slot, type SnapshotSource,
+} from '../core/metrics.js';
 
 /** Methods that get their own label value; anything else counts as `other`. */
 export const KNOWN_METHODS = [
@@ -19,41 +23,7 @@ export const KNOWN_METHODS = [
 /** Distinct drop reasons kept before new ones fold into `other`. */
 export const MAX_DROP_REASONS = 32;
 
-export const OTHER = 'other';
-
-interface Slot {
-  n: number;
-}
-
-/** A fixed or capped set of label values, each with its own count. */
-class LabelCounts {
-  readonly slots = new Map<string, Slot>();
-  readonly other: Slot = { n: 0 };
-
-  constructor(
-    private readonly cap: number,
-    preset: readonly string[] = [],
-  ) {
-    for (const v of preset) this.slots.set(v, { n: 0 });
-    this.slots.set(OTHER, this.other);
-  }
-
-  /** The slot for `value`, creating it while under the cap. */
-  slot(value: string): Slot {
-    const s = this.slots.get(value);
-    if (s) return s;
-    if (this.slots.size > this.cap) return this.other; // +1: `other` is in the map
-    const created = { n: 0 };
-    this.slots.set(value, created);
-    return created;
-  }
-
-  snapshot(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [k, s] of this.slots) if (s.n > 0) out[k] = s.n;
-    return out;
-  }
-}
+export { OTHER };
 
 /** Response codes as label values: one slot per code 100..699, created on first use. */
 class CodeCounts {
@@ -98,8 +68,9 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
-export class Metrics {
-  readonly registry = new Registry();
+export class Metrics implements MetricsHost {
+  readonly registry = createRegistry();
+  private readonly exporter = new SnapshotExporter(this.registry);
 
   private readonly methodsIn = new LabelCounts(KNOWN_METHODS.length, KNOWN_METHODS);
   private readonly methodsOut = new LabelCounts(KNOWN_METHODS.length, KNOWN_METHODS);
@@ -126,15 +97,9 @@ export class Metrics {
     labelled('sip_drops_total', 'Messages dropped without an answer, by reason.', 'reason', this.drops);
 
     const parseErrors = this.parseErrors;
-    new Counter({
-      name: PREFIX + 'sip_parse_errors_total',
-      help: 'Datagrams or stream messages that could not be parsed as SIP.',
-      registers,
-      collect() {
-        this.reset();
-        if (parseErrors.n > 0) this.inc(parseErrors.n);
-      },
-    });
+    readCounter(registers, PREFIX + 'sip_parse_errors_total', 'Datagrams or stream messages that could not be parsed as SIP.', () => parseErrors.n);
+    // Whatever counters() gains later is exported under its own name.
+    this.addSnapshot({ prefix: '', read: () => this.counters() as unknown as ReturnType<SnapshotSource['read']> });
 
     const self = this;
     new Gauge({
@@ -203,8 +168,17 @@ export class Metrics {
     return Math.max(0, (this.clock.now() - this.startedAt) / 1000);
   }
 
+  /**
+   * Export a layer's counter snapshot (the object /status shows) under the same names,
+   * `anysip_<prefix><key>`; keys it gains later appear at the next scrape.
+   */
+  addSnapshot(src: SnapshotSource): void {
+    this.exporter.add(src);
+  }
+
   /** Prometheus text exposition format. */
   text(): Promise<string> {
+    this.exporter.sync();
     return this.registry.metrics();
   }
 
@@ -232,21 +206,4 @@ export class Metrics {
       return undefined;
     }
   }
-}
-
-/**
- * A labelled Prometheus counter whose values live in plain slots the hot path increments
- * (no label hashing per event): it is rebuilt from `read()` on each scrape.
- */
-export function slotCounter(registers: Registry[], name: string, help: string, label: string, read: () => Record<string, number>): Counter {
-  return new Counter({
-    name,
-    help,
-    labelNames: [label],
-    registers,
-    collect() {
-      this.reset();
-      for (const [value, n] of Object.entries(read())) if (n > 0) this.inc({ [label]: value }, n);
-    },
-  });
 }

@@ -1,10 +1,11 @@
 // Statistics of the anycast gate, registered on the node's prom-client
-// registry (src/admin/metrics.ts owns the registry and the drop counter).
+// registry (src/admin/metrics.ts owns the registry and the drop counter; the
+// counter pieces are src/core/metrics.ts).
 // Hot path: plain number slots, read by prom-client at scrape time.
 
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Histogram } from 'prom-client';
 
-import { slotCounter } from '../admin/metrics.js';
+import { readCounter, type Registry, slotCounter } from '../core/metrics.js';
 
 const PREFIX = 'anysip_anycast_';
 
@@ -69,16 +70,7 @@ export class AnycastMetrics implements AnycastCounters {
     labelled('forwarded_total', 'Messages taken over the bus from the node that received them, by kind.', 'kind', this.fwd);
     labelled('bus_sent_total', 'Anycast bus messages sent, by type.', 'type', this.out);
     labelled('queries_total', 'Ownership queries (second chance, receiver-mode strays), by result.', 'result', this.queries);
-    const self = this;
-    new Counter({
-      name: PREFIX + 'second_chance_total',
-      help: 'Messages forwarded to a previous owner after a membership change.',
-      registers,
-      collect() {
-        this.reset();
-        if (self.second > 0) this.inc(self.second);
-      },
-    });
+    readCounter(registers, PREFIX + 'second_chance_total', 'Messages forwarded to a previous owner after a membership change.', () => this.second);
     this.hist = new Histogram({
       name: PREFIX + 'forward_latency_seconds',
       help: 'Time from reception at the first node to re-injection at the owner.',

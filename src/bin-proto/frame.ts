@@ -9,7 +9,7 @@
 // Nothing here throws on network input: verifyFrame() answers a drop reason.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Capability } from '../cluster/types.js';
+import type { Capability } from './types.js';
 import { pb, u64 } from './proto.js';
 
 export const WIRE_VERSION = 1;

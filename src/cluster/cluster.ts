@@ -1,14 +1,14 @@
 // One node's cluster layer: the bus (src/bin-proto) plus membership, built
 // from the `cluster:` config section, with its statistics and status.
 
-import { Counter, Gauge } from 'prom-client';
-import type { Metrics } from '../admin/metrics.js';
+import { Gauge } from 'prom-client';
 import { ClusterBus, type PeerStats } from '../bin-proto/bus.js';
 import type { DropReason } from '../bin-proto/frame.js';
 import type { ClusterConfig } from '../config/types.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { BusError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
+import { type MetricsHost, slotCounter } from '../core/metrics.js';
 import { ClusterMembership, type MemberStatus, type OwnState } from './membership.js';
 import type { NodeState } from './types.js';
 
@@ -16,7 +16,7 @@ export interface ClusterOptions {
   config: ClusterConfig;
   node: { id: number; name: string };
   /** Registers anysip_bus_* and anysip_cluster_* metrics on its registry. */
-  metrics?: Metrics;
+  metrics?: MetricsHost;
   clock?: Clock;
   log?: Logger;
   /** Boot epoch override (tests). */
@@ -44,6 +44,9 @@ export interface ClusterStatus {
   drops: Partial<Record<DropReason, number>>;
   peers: PeerStatus[];
 }
+
+/** The per-peer counters of /status exported to /metrics (drops by peer stay in /status; the totals by reason are exported). */
+export const PEER_COUNTERS = ['frames_in', 'frames_out', 'bytes_in', 'bytes_out', 'relayed', 'connects', 'queued'] as const;
 
 export class Cluster {
   readonly bus: ClusterBus;
@@ -85,7 +88,6 @@ export class Cluster {
       log: this.log,
     });
     this.bus.on('fatal', (err) => this.onFatal?.(err));
-    this.membership.onChange((ch) => this.log.debug({ ...ch }, 'cluster: view change'));
     if (opts.metrics) this.registerMetrics(opts.metrics);
   }
 
@@ -136,33 +138,32 @@ export class Cluster {
     };
   }
 
-  private registerMetrics(metrics: Metrics): void {
+  /** The numeric fields of `cluster.peers[]` of /status, each by peer id. */
+  private peerCounters(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const key of PEER_COUNTERS) out[key] = {};
+    for (const p of this.bus.stats().peers) for (const key of PEER_COUNTERS) out[key]![String(p.id)] = p[key];
+    return out;
+  }
+
+  private registerMetrics(metrics: MetricsHost): void {
     const registers = [metrics.registry];
     const self = this;
+    // /status `cluster` under its own names: anysip_cluster_<key>, per peer anysip_cluster_peer_<key>{peer}.
+    metrics.addSnapshot?.({
+      prefix: 'cluster_',
+      read: () => {
+        const s = this.bus.stats();
+        return { frames_in: s.frames_in, frames_out: s.frames_out, drops: s.drops as Record<string, number> };
+      },
+    });
+    metrics.addSnapshot?.({ prefix: 'cluster_peer_', read: () => this.peerCounters(), label: 'peer', gauges: ['queued'] });
     const peerCounter = (name: string, help: string, pick: (p: PeerStats) => number) =>
-      new Counter({
-        name: `anysip_bus_${name}`,
-        help,
-        labelNames: ['peer'],
-        registers,
-        collect() {
-          this.reset();
-          for (const p of self.bus.stats().peers) if (pick(p) > 0) this.inc({ peer: String(p.id) }, pick(p));
-        },
-      });
+      slotCounter(registers, `anysip_bus_${name}`, help, 'peer', () => Object.fromEntries(self.bus.stats().peers.map((p) => [String(p.id), pick(p)])));
     peerCounter('frames_received_total', 'Authenticated bus frames received, by peer.', (p) => p.frames_in);
     peerCounter('frames_sent_total', 'Bus frames sent, by peer.', (p) => p.frames_out);
     peerCounter('frames_relayed_total', 'Bus frames this node relayed for a peer.', (p) => p.relayed);
-    new Counter({
-      name: 'anysip_bus_drops_total',
-      help: 'Bus frames dropped, by reason (bad_mac, replay, truncated, oversized, queue_full, ...).',
-      labelNames: ['reason'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [reason, n] of Object.entries(self.bus.stats().drops)) if (n) this.inc({ reason }, n);
-      },
-    });
+    slotCounter(registers, 'anysip_bus_drops_total', 'Bus frames dropped, by reason (bad_mac, replay, truncated, oversized, queue_full, ...).', 'reason', () => self.bus.stats().drops as Record<string, number>);
     new Gauge({
       name: 'anysip_cluster_view',
       help: 'Membership view number (bumps on every change this node sees).',

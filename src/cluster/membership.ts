@@ -93,7 +93,10 @@ export class ClusterMembership implements Membership {
     this.joinTimeout = opts.joinTimeoutMs ?? this.failureTimeout;
     this.startedAt = this.clock.now();
     for (const id of this.bus.peerIds()) this.addMember(id);
-    this.bus.on('peer', (id) => this.addMember(id));
+    this.bus.on('peer', (id) => {
+      if (id !== this.selfId && !this.byId.has(id)) this.log.info({ peer: id }, 'cluster: new member');
+      this.addMember(id);
+    });
     this.bus.on('heard', (id, epoch) => this.heard(id, epoch));
     this.bus.on('restart', (id, epoch) => this.restarted(id, epoch));
     this.bus.on('link', (id, up) => {
@@ -267,14 +270,18 @@ export class ClusterMembership implements Membership {
     const from = m.state;
     m.state = target;
     if (target === 'up') m.wasUp = true;
-    if (target === 'down') this.log.warn({ peer: m.id, from, silent_ms: m.lastHeard ? Math.round(now - m.lastHeard) : undefined }, 'cluster: peer down');
-    else this.log.info({ peer: m.id, from, to: target }, 'cluster: peer state');
-    this.changed(m.id, from, target);
+    this.changed(m.id, from, target, m.lastHeard ? Math.round(now - m.lastHeard) : undefined);
   }
 
-  private changed(node: number, from: NodeState, to: NodeState): void {
+  /** One change, one view: logged (one line each, info or above) and told to the listeners. */
+  private changed(node: number, from: NodeState, to: NodeState, silentMs?: number): void {
     this.viewNo++;
     const change: MembershipChange = { view: this.viewNo, node, from, to };
+    const view = this.viewNo;
+    if (node === this.selfId) this.log.info({ view, from, to }, 'cluster: own state');
+    else if (to === 'down') this.log.warn({ view, peer: node, from, silent_ms: silentMs }, 'cluster: peer down');
+    else if (from === 'down') this.log.info({ view, peer: node, name: this.byId.get(node)?.name, to }, 'cluster: peer joined');
+    else this.log.info({ view, peer: node, from, to }, 'cluster: peer state');
     for (const l of this.listeners) {
       try {
         l(change);

@@ -1,6 +1,10 @@
 // Contracts between the cluster layer (bus + membership) and its users, the
 // anycast layer first. The real implementation runs over TCP (src/bin-proto,
 // src/cluster); the deterministic simulator (test/sim) provides in-memory ones.
+// The bus contract belongs to the lower layer (src/bin-proto/types.ts) and is
+// re-exported here, so users of the cluster find the whole contract in one place.
+
+export type { Bus, BusMessage, Capability } from '../bin-proto/types.js';
 
 export type NodeState = 'joining' | 'up' | 'draining' | 'drained' | 'down';
 
@@ -29,25 +33,4 @@ export interface Membership {
   state(id: number): NodeState | undefined;
   members(): MemberInfo[];
   onChange(listener: (change: MembershipChange) => void): () => void;
-}
-
-/** Capabilities multiplex the bus; each owns its message types. */
-export type Capability = 'membership' | 'anycast' | 'dialog' | 'registrar';
-
-export interface BusMessage {
-  src: number;
-  capability: Capability;
-  type: number;
-  payload: Uint8Array;
-}
-
-export interface Bus {
-  readonly selfId: number;
-  /**
-   * Queue a message to one node (or 0 for every peer). Returns false when it could not be queued
-   * (peer unknown or down, queue full): the caller counts that as a drop. Never throws for a peer's state.
-   */
-  send(dst: number, capability: Capability, type: number, payload: Uint8Array): boolean;
-  /** One handler per capability. Authentication, replay and framing checks already passed. */
-  handle(capability: Capability, handler: (msg: BusMessage) => void): void;
 }

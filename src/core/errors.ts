@@ -1,5 +1,3 @@
-import type { SipMessage } from '../sip/message.js';
-
 // Every error class anysip throws is defined here, so callers can test with
 // instanceof and operators see one vocabulary of failures.
 
@@ -17,15 +15,17 @@ export class AnysipError extends Error {
  * A SIP message (or part of one) that cannot be parsed or is not valid.
  * `status` is the response a server should send when it can answer at all
  * (400 unless a more precise code applies, e.g. 505 for an unknown version).
+ * `P` is the type of `partial`: core knows no SIP types, src/sip/parser.ts
+ * stores its `SipMessage` there (`instanceof` narrows to `SipParseError<any>`).
  */
-export class SipParseError extends AnysipError {
+export class SipParseError<P = unknown> extends AnysipError {
   readonly status: number;
   /**
    * The message as far as it could be read, when the error was found after
    * the headers were split (unknown version, conflicting Content-Length):
    * enough to answer a request with `status` instead of dropping it.
    */
-  partial?: SipMessage;
+  partial?: P;
   constructor(message: string, status = 400) {
     super('SIP_PARSE', message);
     this.status = status;

@@ -154,6 +154,9 @@ export class Node {
         registrarContacts: this.registrar?.store.size ?? 0,
       };
     });
+    // /status `transport` and `transactions.counters` in /metrics, as anysip_<section>_<key in snake case>.
+    this.metrics.addSnapshot({ prefix: 'transport_', read: () => ({ ...this.transport.stats() }), gauges: ['tcpConnections', 'wsConnections'] });
+    this.metrics.addSnapshot({ prefix: 'transactions_', read: () => ({ ...this.tm.stats().counters, timers: this.tm.stats().timers }), gauges: ['timers'] });
     if (c.cluster) {
       this.cluster = new Cluster({ config: c.cluster, node: c.node, metrics: this.metrics, clock: this.clock, log: this.log });
       this.cluster.onFatal = (err) => this.onFatal?.(err);

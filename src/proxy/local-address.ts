@@ -1,8 +1,11 @@
 // "Is this URI us?" — the question behind loose routing (RFC 3261 16.4),
 // strict-router repair, and whether a Request-URI is for a domain we serve.
 
+import { isIpLiteral, normalizeHost } from '../sip/host.js';
 import type { SipUri } from '../sip/types.js';
 import type { SocketSpec } from '../transport/types.js';
+
+export { isIpLiteral, normalizeHost };
 
 export class LocalAddresses {
   private readonly sockets: SocketSpec[];
@@ -63,14 +66,4 @@ export class LocalAddresses {
     if (this.anyDomain) return !isIpLiteral(host);
     return this.domains.has(host);
   }
-}
-
-export function normalizeHost(host: string): string {
-  const h = host.toLowerCase();
-  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
-}
-
-export function isIpLiteral(host: string): boolean {
-  const h = normalizeHost(host);
-  return h.includes(':') || /^\d{1,3}(\.\d{1,3}){3}$/.test(h);
 }

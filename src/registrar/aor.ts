@@ -1,7 +1,7 @@
 // Address-of-record canonical form: the key of the location table.
 // sips and sip AORs are one user (RFC 3261 10.3 step 5 compares them as sip:).
 
-import { normalizeHost } from '../proxy/local-address.js';
+import { normalizeHost } from '../sip/host.js';
 import type { SipUri } from '../sip/types.js';
 import { unescapeUser } from '../sip/uri.js';
 

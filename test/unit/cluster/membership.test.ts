@@ -1,8 +1,10 @@
 import test from 'ava';
+import { Writable } from 'node:stream';
 import { ClusterBus } from '../../../src/bin-proto/bus.js';
 import { pb } from '../../../src/bin-proto/proto.js';
 import { ClusterMembership } from '../../../src/cluster/membership.js';
 import type { MembershipChange } from '../../../src/cluster/types.js';
+import { createLogger } from '../../../src/core/log.js';
 import { mesh, sleep, waitFor, withMembership } from './helpers.js';
 
 test('three nodes converge: all up, same up set, view bumped, RTT measured', async (t) => {
@@ -141,4 +143,53 @@ test('a listener that throws does not stop the others', async (t) => {
   off();
   h.at(2000);
   await sleep(1);
+});
+
+test('every membership change is one log line at info or above: joins, down, back, state, own state, with the view', (t) => {
+  let now = 1000;
+  const lines: { msg: string; level: number; view?: number; peer?: number; from?: string; to?: string }[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  const log = createLogger({ name: 'membership-log-test', level: 'info', stream });
+  const clock = { now: () => now };
+  const bus = new ClusterBus({ selfId: 1, name: 'n1', cluster: 'c', secret: 'x'.repeat(16), address: '127.0.0.1', port: 0, peers: [{ id: 2, address: '127.0.0.1', port: 9 }], clock });
+  const m = new ClusterMembership({ bus, name: 'n1', heartbeatIntervalMs: 100, failureTimeoutMs: 400, rejoinAfterMs: 500, joinTimeoutMs: 1000, clock, log });
+  const priv = m as unknown as { tick(): void; onHeartbeat(src: number, p: Uint8Array): void };
+  const heartbeat = (state: number) => pb.Heartbeat.encode({ state, view: 1, sentAt: 1 }).finish();
+  const hear = (at: number, state = 2, epoch = 77) => {
+    now = at;
+    bus.emit('heard', 2, epoch);
+    priv.onHeartbeat(2, heartbeat(state));
+  };
+  const tick = (at: number) => {
+    now = at;
+    priv.tick();
+  };
+  hear(1000); // peer 2 joins
+  tick(1050); // every known peer answered: own state joining -> up
+  hear(1100, 3); // peer 2 drains
+  tick(1600); // silent: down
+  hear(1700, 2, 78); // restarted: back at once
+  m.setState('draining');
+  bus.addPeer({ id: 3, address: '127.0.0.1', port: 10 });
+  const INFO = 30;
+  const WARN = 40;
+  t.deepEqual(
+    lines.filter((l) => l.msg.startsWith('cluster:')).map((l) => ({ msg: l.msg, level: l.level, view: l.view, from: l.from, to: l.to })),
+    [
+      { msg: 'cluster: peer joined', level: INFO, view: 2, from: undefined, to: 'up' },
+      { msg: 'cluster: own state', level: INFO, view: 3, from: 'joining', to: 'up' },
+      { msg: 'cluster: peer state', level: INFO, view: 4, from: 'up', to: 'draining' },
+      { msg: 'cluster: peer down', level: WARN, view: 5, from: 'draining', to: undefined },
+      { msg: 'cluster: peer restarted', level: INFO, view: undefined, from: undefined, to: undefined },
+      { msg: 'cluster: peer joined', level: INFO, view: 6, from: undefined, to: 'up' },
+      { msg: 'cluster: own state', level: INFO, view: 7, from: 'up', to: 'draining' },
+      { msg: 'cluster: new member', level: INFO, view: undefined, from: undefined, to: undefined },
+    ],
+  );
+  t.is(m.view, 7, 'one line per view change');
 });

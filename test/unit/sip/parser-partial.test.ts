@@ -2,6 +2,7 @@
 
 import test from 'ava';
 import { SipParseError } from '../../../src/core/errors.js';
+import type { SipMessage } from '../../../src/sip/message.js';
 import { parseMessage } from '../../../src/sip/parser.js';
 
 const head = (startLine: string, extra: string[] = []) =>
@@ -10,7 +11,7 @@ const head = (startLine: string, extra: string[] = []) =>
     'latin1',
   );
 
-function partialOf(buf: Buffer, opts?: { stream?: boolean }): SipParseError {
+function partialOf(buf: Buffer, opts?: { stream?: boolean }): SipParseError<SipMessage> {
   const err = (() => {
     try {
       parseMessage(buf, opts);

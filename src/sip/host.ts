@@ -1,0 +1,12 @@
+// Host names as SIP compares them: case-insensitive, IPv6 references without brackets.
+// Used by the registrar (AOR keys) and the proxy (is this URI us?, destinations).
+
+export function normalizeHost(host: string): string {
+  const h = host.toLowerCase();
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+export function isIpLiteral(host: string): boolean {
+  const h = normalizeHost(host);
+  return h.includes(':') || /^\d{1,3}(\.\d{1,3}){3}$/.test(h);
+}
