@@ -114,3 +114,39 @@ test('layer: an exception escaping onMessage is counted and logged with its stac
   t.like(lines[0], { level: 50, error: 'upper layer bug', suppressed_since_last_line: 0, transport: 'tcp' });
   t.regex(String(lines[0]!.stack), /upper layer bug\n\s+at /);
 });
+
+test('ws: a peer that never reads is closed at the send-queue bound; later sends fail with onError', async (t) => {
+  const { layer, next } = await startLayer(t, [{ id: 'ws', transport: 'ws', address: '127.0.0.1', port: 0 }], {
+    maxSendQueue: 300_000,
+    sendStallTimeoutMs: 0,
+  });
+  const s = net.connect({ host: '127.0.0.1', port: layer.sockets()[0]!.port });
+  s.on('error', () => {});
+  t.teardown(() => s.destroy());
+  await new Promise((r) => s.once('connect', r));
+  s.write(
+    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n',
+  );
+  await new Promise((r) => s.once('data', r));
+  const payload = sip();
+  // A masked text frame with an all-zero key: the payload goes as is.
+  s.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]));
+  const { env } = await next();
+  s.pause(); // from now on the peer reads nothing
+  const dest = { transport: 'ws' as const, address: env.remote.address, port: env.remote.port, connectionId: env.connectionId };
+  const errors: Error[] = [];
+  let maxQueued = 0;
+  for (let i = 0; i < 1000 && layer.stats().connectionsClosed.queue_overflow === 0; i++) {
+    t.notThrows(() => layer.send(BIG, dest, (e) => errors.push(e)));
+    maxQueued = Math.max(maxQueued, layer.stats().sendQueueBytes);
+    if (i % 10 === 9) await new Promise((r) => setTimeout(r, 5));
+  }
+  t.is(layer.stats().connectionsClosed.queue_overflow, 1);
+  t.true(maxQueued <= 300_000, `queue peaked at ${maxQueued} bytes`);
+  await waitFor(() => layer.stats().wsConnections === 0, 'the connection closed');
+  layer.send(BIG, dest, (e) => errors.push(e));
+  await waitFor(() => errors.some((e) => /no WebSocket connection/.test(e.message)), 'a send to the closed connection fails');
+  t.true(layer.stats().sendErrorsByReason.queue_overflow >= 1);
+  t.true(layer.stats().sendErrorsByReason.no_connection >= 1);
+});
