@@ -9,7 +9,10 @@ import type { Logger } from '../core/log.js';
 
 export type RefusalReason = 'per_source' | 'total';
 
-/** The soft RLIMIT_NOFILE of this process: /proc/self/limits, else `ulimit -n` in a child shell (same limit), else 1024. */
+/**
+ * The soft RLIMIT_NOFILE of this process: /proc/self/limits, else `ulimit -n` in a child shell (same limit), else 1024.
+ * Node raises the soft limit to the hard one at startup, so this is normally the hard limit.
+ */
 export function fdLimit(): number {
   try {
     const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'latin1'));

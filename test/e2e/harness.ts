@@ -146,16 +146,24 @@ export interface NodeProcess {
   stop(): Promise<void>;
 }
 
-/** A real node process: `node bin/anysip.mjs start --config FILE` (needs `npm run build`), admin on `adminPort`. */
-export async function spawnNode(yaml: string, adminPort: number): Promise<NodeProcess> {
+/**
+ * A real node process: `node bin/anysip.mjs start --config FILE` (needs `npm run build`), admin on `adminPort`.
+ * `nofile` lowers its RLIMIT_NOFILE first, soft and hard (Node raises the soft limit to the hard one at startup);
+ * a shell runs `ulimit -n`, then execs node: same pid.
+ */
+export async function spawnNode(yaml: string, adminPort: number, opts: { nofile?: number } = {}): Promise<NodeProcess> {
   if (!existsSync(join(process.cwd(), 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const dir = mkdtempSync(join(tmpdir(), 'anysip-node-'));
   const config = join(dir, 'node.yaml');
   const pidFile = join(dir, 'anysip.pid');
   writeFileSync(config, yaml);
-  const child = spawn(process.execPath, [join(process.cwd(), 'bin', 'anysip.mjs'), 'start', '--config', config, '--pid-file', pidFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = [join(process.cwd(), 'bin', 'anysip.mjs'), 'start', '--config', config, '--pid-file', pidFile];
+  const child =
+    opts.nofile === undefined
+      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   let logs = '';
   child.stdout.on('data', (d: Buffer) => (logs += d.toString()));
   child.stderr.on('data', (d: Buffer) => (logs += d.toString()));

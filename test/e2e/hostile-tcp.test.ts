@@ -22,10 +22,15 @@ transport: ${transport}
 ${extra}`;
 }
 
-async function start(t: import('ava').ExecutionContext, transport: string, extra = ''): Promise<{ node: NodeProcess; port: number }> {
+async function start(
+  t: import('ava').ExecutionContext,
+  transport: string,
+  extra = '',
+  nofile?: number,
+): Promise<{ node: NodeProcess; port: number }> {
   const port = await freePort();
   const admin = await freePort();
-  const node = await spawnNode(yaml(port, admin, transport, extra), admin);
+  const node = await spawnNode(yaml(port, admin, transport, extra), admin, { nofile });
   t.teardown(() => node.stop());
   return { node, port };
 }
@@ -188,4 +193,29 @@ test.serial('a peer that never reads: the node closes its connection at the send
   t.true(maxQueue <= 262144 + 65536, `user-space send queue peaked at ${maxQueue} bytes`);
   t.log(`sent ${sent} INVITEs of 60 KB; queue peak ${maxQueue} B; RSS ${Math.round(rss0 / 2 ** 20)} -> ${Math.round(maxRss / 2 ** 20)} MiB; closes ${JSON.stringify(closed)}`);
   t.false(caller.destroyed, 'the caller, who reads, keeps its connection');
+});
+
+test.serial('default caps from the fd limit: a flood of 480 connections cannot exhaust a node limited to 512 descriptors', async (t) => {
+  // 512 descriptors: caps 384 in total (512 less a reserve of 128), 38 per source.
+  const { node, port } = await start(t, '{}', '', 512);
+  const phone = await tcpPhone({ user: 'dave', localAddress: '127.0.0.3', port });
+  t.teardown(() => phone.close());
+  t.is(await phone.register(), 200);
+  const flood: net.Socket[] = [];
+  t.teardown(() => flood.forEach((s) => s.destroy()));
+  for (let src = 10; src < 22; src++) {
+    const opened = await Promise.all(Array.from({ length: 40 }, () => open(port, `127.0.0.${src}`).catch(() => null)));
+    flood.push(...opened.filter((s): s is net.Socket => s !== null));
+  }
+  await sleep(500);
+  const s = await node.status(); // the admin API still gets a descriptor
+  t.like(s.transport, { inboundConnections: 384 });
+  // Sources one after another: ten fill 38 each (2 refused per source), the eleventh gets the last 3.
+  t.deepEqual(s.transport.connectionsRefused, { per_source: 10 * 2, total: 37 + 40 }, 'all of 480 + the phone - 384');
+  t.is(s.transport.connectionsAccepted, 384);
+  t.is(await phone.register(), 200, 'the established phone re-registers');
+  const call = await sipp({ scenario: 'uac-call.xml', remote: `127.0.0.1:${port}`, localPort: await freePort(), service: 'dave' }).done;
+  t.is(call.code, 0, explain(call));
+  t.is(phone.answered, 1);
+  t.false(/EMFILE/.test(node.logs()), 'no descriptor exhaustion');
 });
