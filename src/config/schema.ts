@@ -102,10 +102,23 @@ const timersSchema = z.strictObject({
   timer_c: ms.default(180_000),
 });
 
-const transportSchema = z.strictObject({
-  tcp_idle_timeout: z.int().min(1).default(120),
-  max_message_size: z.int().min(1024).max(16 * 1024 * 1024).default(65535),
-});
+const transportSchema = z
+  .strictObject({
+    tcp_idle_timeout: z.int().min(1).default(120),
+    max_message_size: z.int().min(1024).max(16 * 1024 * 1024).default(65535),
+    // Seconds a TCP/WS message may take to arrive whole once its first byte came; 0 disables.
+    message_deadline: z.number().min(0).max(3600).default(10),
+    // Absent: derived from the soft RLIMIT_NOFILE (src/transport/limits.ts).
+    max_connections: z.int().min(1).optional(),
+    max_connections_per_source: z.int().min(1).optional(),
+    max_send_queue: z.int().min(1024).max(1024 * 1024 * 1024).default(262144),
+    // Seconds a peer may leave its connection undrained; 0 disables.
+    send_stall_timeout: z.number().min(0).max(3600).default(30),
+  })
+  .refine((t) => t.max_send_queue >= t.max_message_size, {
+    path: ['max_send_queue'],
+    message: 'must be at least max_message_size (one whole message must fit)',
+  });
 
 const proxySchema = z.strictObject({
   record_route: z.boolean().default(true),

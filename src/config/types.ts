@@ -42,6 +42,16 @@ export interface TransportConfig {
   tcp_idle_timeout: number;
   /** Bytes; larger messages are rejected (513) or dropped. */
   max_message_size: number;
+  /** Seconds a TCP/WS message may take to arrive whole once its first byte arrived; 0 disables. */
+  message_deadline: number;
+  /** Inbound TCP+WS connections in total; absent: the soft RLIMIT_NOFILE less a reserve. */
+  max_connections?: number;
+  /** Inbound TCP+WS connections per source IP; absent: a tenth of max_connections (at least 16). */
+  max_connections_per_source?: number;
+  /** Bytes one TCP/WS connection may queue in user space before it is closed; >= max_message_size. */
+  max_send_queue: number;
+  /** Seconds a peer may leave its TCP/WS connection undrained before it is closed; 0 disables. */
+  send_stall_timeout: number;
 }
 
 export interface ProxyConfig {

@@ -84,6 +84,12 @@ export class Node {
         sockets: config.listen.map((l): SocketSpec => ({ ...l })),
         tcpIdleTimeoutMs: config.transport.tcp_idle_timeout * 1000,
         maxMessageSize: config.transport.max_message_size,
+        messageDeadlineMs: config.transport.message_deadline * 1000,
+        maxConnections: config.transport.max_connections,
+        maxConnectionsPerSource: config.transport.max_connections_per_source,
+        maxSendQueue: config.transport.max_send_queue,
+        sendStallTimeoutMs: config.transport.send_stall_timeout * 1000,
+        log: this.log.child({ module: 'transport' }),
         clock: this.clock,
       });
     this.out = this.transport;

@@ -5,7 +5,9 @@
 import { TransportError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { familyOf, formatEndpoint } from './address.js';
-import { failSend, newStats, type TransportContext, type TransportStats } from './context.js';
+import type { Logger } from '../core/log.js';
+import { copyStats, failSend, newStats, type TransportContext, type TransportStats } from './context.js';
+import { ConnectionLimits, defaultMaxConnections, defaultMaxConnectionsPerSource } from './limits.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './stream-framer.js';
 import { TcpTransport } from './tcp.js';
 import { UdpListener } from './udp.js';
@@ -20,9 +22,26 @@ export interface TransportLayerOptions {
   maxMessageSize?: number;
   /** Source of Envelope.receivedAt. Default: wall clock. */
   clock?: Clock;
+  /** A TCP/WS message must arrive whole within this long of its first byte. Default 10 000 ms; 0 disables. */
+  messageDeadlineMs?: number;
+  /** Inbound TCP+WS connections in total. Default: the soft RLIMIT_NOFILE less a reserve (limits.ts). */
+  maxConnections?: number;
+  /** Inbound TCP+WS connections per source IP. Default: a tenth of maxConnections, at least 16. */
+  maxConnectionsPerSource?: number;
+  /** Bytes one TCP/WS connection may queue in user space. Default 262 144. */
+  maxSendQueue?: number;
+  /** A connection whose peer has not drained its send buffer for this long is closed. Default 30 000 ms; 0 disables. */
+  sendStallTimeoutMs?: number;
+  /** Where refusals and escaped exceptions are logged (rate-limited). Default: nowhere. */
+  log?: Logger;
+  /** At most one log line per this interval for escaped exceptions, and per source for refusals. Default 10 000 ms. */
+  logIntervalMs?: number;
 }
 
 export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 120_000;
+export const DEFAULT_MESSAGE_DEADLINE_MS = 10_000;
+export const DEFAULT_MAX_SEND_QUEUE = 256 * 1024;
+export const DEFAULT_SEND_STALL_TIMEOUT_MS = 30_000;
 
 type State = 'new' | 'starting' | 'running' | 'stopped';
 
@@ -40,6 +59,11 @@ export class TransportLayer implements Sender {
   private state: State = 'new';
   private stopping: Promise<void> | null = null;
   private connectionIds = 0;
+  private readonly log: Logger | undefined;
+  private readonly logIntervalMs: number;
+  /** Escaped exceptions: when the last one was logged, and how many were not logged since. */
+  private handlerLoggedAt = -Infinity;
+  private handlerSuppressed = 0;
 
   constructor(opts: TransportLayerOptions) {
     const ids = new Set<string>();
@@ -56,10 +80,31 @@ export class TransportLayer implements Sender {
     this.clock = opts.clock ?? systemClock;
     const stats = this.counters;
     const clock = this.clock;
+    this.log = opts.log;
+    this.logIntervalMs = opts.logIntervalMs ?? 10_000;
+    const maxConnections = opts.maxConnections ?? defaultMaxConnections();
+    const maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    const maxSendQueue = opts.maxSendQueue ?? Math.max(DEFAULT_MAX_SEND_QUEUE, maxMessageSize);
+    if (maxSendQueue < maxMessageSize) {
+      throw new TransportError(`maxSendQueue (${maxSendQueue}) must hold at least one message of maxMessageSize (${maxMessageSize})`);
+    }
     this.ctx = {
       stats,
-      maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      maxMessageSize,
       tcpIdleTimeoutMs: opts.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS,
+      messageDeadlineMs: opts.messageDeadlineMs ?? DEFAULT_MESSAGE_DEADLINE_MS,
+      maxSendQueue,
+      sendStallTimeoutMs: opts.sendStallTimeoutMs ?? DEFAULT_SEND_STALL_TIMEOUT_MS,
+      limits: new ConnectionLimits(
+        {
+          maxConnections,
+          maxConnectionsPerSource: opts.maxConnectionsPerSource ?? defaultMaxConnectionsPerSource(maxConnections),
+          logIntervalMs: this.logIntervalMs,
+          log: opts.log,
+        },
+        stats.connectionsRefused,
+      ),
+      log: opts.log,
       now: () => clock.now(),
       deliver: (data: Buffer, env: Envelope) => this.deliver(data, env),
       nextConnectionId: () => ++this.connectionIds,
@@ -115,7 +160,7 @@ export class TransportLayer implements Sender {
   send(data: Buffer, dest: Destination, onError?: (err: Error) => void): void {
     if (familyOf(dest.address) === 0 || !Number.isInteger(dest.port) || dest.port <= 0 || dest.port > 65535) {
       // Name resolution belongs above this layer; a bad destination must not reach a socket call that throws.
-      failSend(this.counters, onError, new TransportError(`invalid destination ${formatEndpoint(dest.address, dest.port)}`));
+      failSend(this.counters, onError, new TransportError(`invalid destination ${formatEndpoint(dest.address, dest.port)}`), 'no_route');
       return;
     }
     switch (dest.transport) {
@@ -124,12 +169,12 @@ export class TransportLayer implements Sender {
         try {
           spec = this.socketFor(dest);
         } catch (err) {
-          failSend(this.counters, onError, err as Error);
+          failSend(this.counters, onError, err as Error, 'no_route');
           return;
         }
         const listener = this.udp.get(spec.id);
         if (listener === undefined) {
-          failSend(this.counters, onError, new TransportError(`socket '${spec.id}' is not open`));
+          failSend(this.counters, onError, new TransportError(`socket '${spec.id}' is not open`), 'not_open');
           return;
         }
         listener.send(data, dest, onError);
@@ -142,7 +187,7 @@ export class TransportLayer implements Sender {
         this.ws.send(data, dest, onError);
         return;
       default:
-        failSend(this.counters, onError, new TransportError(`unknown transport '${String(dest.transport)}'`));
+        failSend(this.counters, onError, new TransportError(`unknown transport '${String(dest.transport)}'`), 'no_route');
     }
   }
 
@@ -170,16 +215,52 @@ export class TransportLayer implements Sender {
     );
   }
 
+  /** The caps in force (configured, or derived from the fd limit). */
+  limits(): { maxConnections: number; maxConnectionsPerSource: number } {
+    const l = this.ctx.limits;
+    return { maxConnections: l.maxConnections, maxConnectionsPerSource: l.maxConnectionsPerSource };
+  }
+
+  /** A snapshot of every counter (README section 6); a copy the caller may keep. */
   stats(): TransportStats {
-    return { ...this.counters };
+    const s = copyStats(this.counters);
+    s.inboundConnections = this.ctx.limits.count;
+    s.sendQueueBytes = this.tcp.queuedBytes() + this.ws.queuedBytes();
+    return s;
   }
 
   private deliver(data: Buffer, env: Envelope): void {
     try {
       this.onMessage(data, env);
-    } catch {
-      // An upper-layer bug must not take a socket down with it; it shows in handlerErrors.
+    } catch (err) {
+      // An upper-layer bug must not take a socket down with it; counted, and logged without flooding the log.
       this.counters.handlerErrors++;
+      this.logEscaped(err, env);
     }
+  }
+
+  private logEscaped(err: unknown, env: Envelope): void {
+    if (this.log === undefined) return;
+    const t = this.clock.now();
+    if (t - this.handlerLoggedAt < this.logIntervalMs) {
+      this.handlerSuppressed++;
+      return;
+    }
+    const suppressed = this.handlerSuppressed;
+    this.handlerLoggedAt = t;
+    this.handlerSuppressed = 0;
+    this.log.error(
+      {
+        // Spelled out: the node's bunyan logger has no serializers, and an Error would log as {}.
+        error: err instanceof Error ? err.message : String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+        transport: env.transport,
+        remote: formatEndpoint(env.remote.address, env.remote.port),
+        socket_id: env.socketId,
+        suppressed_since_last_line: suppressed,
+        handler_errors: this.counters.handlerErrors,
+      },
+      'exception escaped from the layers above the transport (message dropped)',
+    );
   }
 }

@@ -1,10 +1,12 @@
 // One TCP connection, accepted or opened by us: frames incoming bytes, answers
-// keep-alive pings, queues writes while connecting, closes when idle.
+// keep-alive pings, queues writes while connecting, closes when idle, when a
+// message takes longer than the deadline to arrive, or when the peer does not
+// read (send queue over its bound, or no drain for the stall timeout).
 
 import type net from 'node:net';
 import { TransportError } from '../core/errors.js';
 import { formatEndpoint, normalizeAddress } from './address.js';
-import { failSend, type TransportContext } from './context.js';
+import { countSendError, failSend, type CloseReason, type SendErrorReason, type TransportContext } from './context.js';
 import { StreamFramer } from './stream-framer.js';
 import type { Endpoint, SocketSpec } from './types.js';
 
@@ -36,7 +38,17 @@ export class TcpConnection {
   private readonly framer: StreamFramer;
   /** Writes waiting for the connect to finish; null once connected. */
   private queue: Pending[] | null;
+  /** Bytes in `queue`. */
+  private queueBytes = 0;
   private lastError: Error | null = null;
+  /** Set when the layer closes the connection itself; failed writes are counted under it. */
+  private closeReason: CloseReason | null = null;
+  /** Runs while a message is partly received (message deadline). */
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  /** Runs while the kernel buffer is full and the peer has not drained (stall timeout). */
+  private stallTimer: NodeJS.Timeout | null = null;
+  /** Accepted by a listener (counted against the connection caps, released on close). */
+  readonly inbound: boolean;
 
   constructor(
     socket: net.Socket,
@@ -55,6 +67,7 @@ export class TcpConnection {
     this.ctx = ctx;
     this.owner = owner;
     this.queue = connecting ? [] : null;
+    this.inbound = !connecting;
     this.local = connecting ? Object.freeze({ address: spec.address, port: 0 }) : this.readLocal();
     this.framer = new StreamFramer({ maxMessageSize: ctx.maxMessageSize });
     this.framer.onMessage = this.onFrame;
@@ -69,7 +82,13 @@ export class TcpConnection {
     socket.on('timeout', this.onTimeout);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
     if (connecting) socket.once('connect', this.onConnect);
+  }
+
+  /** Bytes held in user space for this connection: queued before connect, plus what the kernel did not take yet. */
+  get queuedBytes(): number {
+    return this.queueBytes + this.socket.writableLength;
   }
 
   get connecting(): boolean {
@@ -79,16 +98,49 @@ export class TcpConnection {
   /** Sends or queues `data`. Returns false, without side effects, if the connection can no longer carry it. */
   write(data: Buffer, onError: ((err: Error) => void) | undefined): boolean {
     if (this.closed || this.socket.destroyed) return false;
-    if (this.queue !== null) {
-      this.queue.push({ data, onError });
+    if (this.queuedBytes + data.length > this.ctx.maxSendQueue) {
+      // The peer is not reading: opening another connection to it would only multiply the memory held.
+      failSend(this.ctx.stats, onError, this.error(`send queue full (${this.queuedBytes} bytes queued, max ${this.ctx.maxSendQueue})`), 'queue_overflow');
+      this.closeWith('queue_overflow');
       return true;
     }
-    this.socket.write(data, onError === undefined ? this.written : this.writeCallback(onError));
+    if (this.queue !== null) {
+      this.queue.push({ data, onError });
+      this.queueBytes += data.length;
+      return true;
+    }
+    this.push(data, onError);
     return true;
   }
 
   close(): void {
     this.socket.destroy();
+  }
+
+  /** Closes the connection for `reason`, counted once. */
+  closeWith(reason: CloseReason): void {
+    if (this.closed || this.closeReason !== null) return;
+    this.closeReason = reason;
+    this.ctx.stats.connectionsClosed[reason]++;
+    this.socket.destroy();
+  }
+
+  private push(data: Buffer, onError: ((err: Error) => void) | undefined): void {
+    const flushed = this.socket.write(data, onError === undefined ? this.written : this.writeCallback(onError));
+    // write() returning false: the kernel buffer is full and the rest waits in user space until 'drain'.
+    if (!flushed && this.stallTimer === null && this.ctx.sendStallTimeoutMs > 0) {
+      this.stallTimer = setTimeout(this.onStall, this.ctx.sendStallTimeoutMs);
+      this.stallTimer.unref();
+    }
+  }
+
+  private error(what: string): TransportError {
+    return new TransportError(`tcp send to ${formatEndpoint(this.remote.address, this.remote.port)}: ${what}`);
+  }
+
+  /** A write that failed after it was accepted: counted under the reason the layer closed the connection for, if any. */
+  private failedReason(): SendErrorReason {
+    return this.closeReason === 'queue_overflow' || this.closeReason === 'stalled' ? this.closeReason : 'write_failed';
   }
 
   private readLocal(): Readonly<Endpoint> {
@@ -102,21 +154,36 @@ export class TcpConnection {
     const stats = this.ctx.stats;
     const where = formatEndpoint(this.remote.address, this.remote.port);
     return (err) => {
-      if (err) failSend(stats, onError, new TransportError(`tcp write to ${where} failed: ${err.message}`));
+      if (!err) return;
+      const why = this.closeReason === null ? err.message : `connection closed (${this.closeReason})`;
+      failSend(stats, onError, new TransportError(`tcp write to ${where} failed: ${why}`), this.failedReason());
     };
   }
 
   // The handlers below are arrow properties: bound once per connection, never per message.
 
   private readonly written = (err?: Error | null): void => {
-    if (err) this.ctx.stats.sendErrors++;
+    if (err) countSendError(this.ctx.stats, this.failedReason());
   };
 
   private readonly onConnect = (): void => {
     this.local = this.readLocal();
     const queue = this.queue!;
     this.queue = null;
-    for (const p of queue) this.socket.write(p.data, p.onError === undefined ? this.written : this.writeCallback(p.onError));
+    this.queueBytes = 0;
+    for (const p of queue) this.push(p.data, p.onError);
+  };
+
+  private readonly onDrain = (): void => {
+    if (this.stallTimer !== null) {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = null;
+    }
+  };
+
+  private readonly onStall = (): void => {
+    this.stallTimer = null;
+    this.closeWith('stalled');
   };
 
   private readonly onData = (chunk: Buffer): void => {
@@ -126,11 +193,26 @@ export class TcpConnection {
       // FramingError (or, defensively, anything else the framer throws on hostile input):
       // nothing after it can be trusted to start on a message boundary.
       this.ctx.stats.framingErrors++;
-      this.socket.destroy();
+      this.closeWith('framing');
+      return;
+    }
+    // A message has begun and not ended: it must end within the deadline, however the bytes trickle in.
+    if (this.deadlineTimer === null && this.framer.buffered > 0 && this.ctx.messageDeadlineMs > 0 && !this.closed) {
+      this.deadlineTimer = setTimeout(this.onDeadline, this.ctx.messageDeadlineMs);
+      this.deadlineTimer.unref();
     }
   };
 
+  private readonly onDeadline = (): void => {
+    this.deadlineTimer = null;
+    this.closeWith('message_deadline');
+  };
+
   private readonly onFrame = (message: Buffer): void => {
+    if (this.deadlineTimer !== null) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = null;
+    }
     this.ctx.deliver(message, {
       transport: 'tcp',
       remote: this.remote,
@@ -148,7 +230,7 @@ export class TcpConnection {
   };
 
   private readonly onTimeout = (): void => {
-    this.socket.destroy();
+    this.closeWith('idle');
   };
 
   private readonly onError = (err: Error): void => {
@@ -160,12 +242,18 @@ export class TcpConnection {
     if (this.closed) return;
     this.closed = true;
     this.ctx.stats.tcpConnections--;
+    if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    this.deadlineTimer = this.stallTimer = null;
+    if (this.inbound) this.ctx.limits.release(this.remote.address);
     const queue = this.queue;
     this.queue = null;
+    this.queueBytes = 0;
     if (queue !== null && queue.length > 0) {
-      const why = this.lastError?.message ?? 'closed before connecting';
+      const why = this.closeReason !== null ? `closed (${this.closeReason})` : (this.lastError?.message ?? 'closed before connecting');
       const err = new TransportError(`tcp connect to ${formatEndpoint(this.remote.address, this.remote.port)} failed: ${why}`);
-      for (const p of queue) failSend(this.ctx.stats, p.onError, err);
+      const reason = this.closeReason === null ? 'connect_failed' : this.failedReason();
+      for (const p of queue) failSend(this.ctx.stats, p.onError, err, reason);
     }
     this.owner.connectionClosed(this);
   };

@@ -52,6 +52,13 @@ export class TcpTransport implements ConnectionOwner {
     return [...this.byId.values()];
   }
 
+  /** Bytes held in user space by every connection (O(connections): for snapshots, not the hot path). */
+  queuedBytes(): number {
+    let n = 0;
+    for (const c of this.byId.values()) n += c.queuedBytes;
+    return n;
+  }
+
   send(data: Buffer, dest: Destination, onError?: (err: Error) => void): void {
     // 1. The connection the request came on (responses, RFC 3261 18.2.2).
     if (dest.connectionId !== undefined) {
@@ -67,11 +74,11 @@ export class TcpTransport implements ConnectionOwner {
     try {
       spec = this.specFor(dest);
     } catch (err) {
-      failSend(this.ctx.stats, onError, err as Error);
+      failSend(this.ctx.stats, onError, err as Error, 'no_route');
       return;
     }
     if (this.stopping) {
-      failSend(this.ctx.stats, onError, new TransportError('transport layer is stopped'));
+      failSend(this.ctx.stats, onError, new TransportError('transport layer is stopped'), 'not_open');
       return;
     }
     this.connect(spec, address, dest.port, key).write(data, onError);
@@ -110,6 +117,13 @@ export class TcpTransport implements ConnectionOwner {
       return;
     }
     const address = normalizeAddress(socket.remoteAddress);
+    if (!this.ctx.limits.admit(address)) {
+      // Over a cap: closed before any byte is read; existing connections are never dropped for it.
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    this.ctx.stats.connectionsAccepted++;
     const key = endpointKey(address, socket.remotePort);
     this.register(new TcpConnection(socket, spec, { address, port: socket.remotePort }, key, false, this.ctx, this));
   }

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { TransportError } from '../core/errors.js';
 import { familyOf, formatEndpoint, normalizeAddress, toSocketFamily, type Family } from './address.js';
 import { bindError } from './bind-error.js';
-import { failSend, type TransportContext } from './context.js';
+import { countSendError, failSend, type TransportContext } from './context.js';
 import type { Destination, Endpoint, SocketSpec } from './types.js';
 
 const RECV_BUFFER = 4 * 1024 * 1024;
@@ -46,7 +46,7 @@ export class UdpListener {
   private local: Readonly<Endpoint>;
   /** Shared send callback when the caller gave no onError: counts, allocates nothing per send. */
   private readonly sent = (err: Error | null): void => {
-    if (err) this.ctx.stats.sendErrors++;
+    if (err) countSendError(this.ctx.stats, 'write_failed');
   };
 
   constructor(spec: SocketSpec, ctx: TransportContext) {
@@ -96,7 +96,7 @@ export class UdpListener {
   send(data: Buffer, dest: Destination, onError?: (err: Error) => void): void {
     const socket = this.socket;
     if (socket === null) {
-      failSend(this.ctx.stats, onError, new TransportError(`socket '${this.spec.id}' is not open`));
+      failSend(this.ctx.stats, onError, new TransportError(`socket '${this.spec.id}' is not open`), 'not_open');
       return;
     }
     this.ctx.stats.udpOut++;
@@ -110,12 +110,12 @@ export class UdpListener {
         onError === undefined
           ? this.sent
           : (err) => {
-              if (err) failSend(stats, onError, new TransportError(`udp send to ${formatEndpoint(dest.address, dest.port)} failed: ${err.message}`));
+              if (err) failSend(stats, onError, new TransportError(`udp send to ${formatEndpoint(dest.address, dest.port)} failed: ${err.message}`), 'write_failed');
             },
       );
     } catch (err) {
       // dgram throws synchronously on a bad port or a closed socket.
-      failSend(stats, onError, new TransportError(`udp send to ${formatEndpoint(dest.address, dest.port)} failed: ${(err as Error).message}`));
+      failSend(stats, onError, new TransportError(`udp send to ${formatEndpoint(dest.address, dest.port)} failed: ${(err as Error).message}`), 'write_failed');
     }
   }
 

@@ -4,18 +4,21 @@
 // connection the client opened (browsers cannot accept connections).
 
 import http from 'node:http';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { TransportError } from '../core/errors.js';
 import { canonicalAddress, endpointKey, familyOf, formatEndpoint, normalizeAddress } from './address.js';
 import { bindError } from './bind-error.js';
-import { failSend, type TransportContext } from './context.js';
+import { failSend, type CloseReason, type TransportContext } from './context.js';
 import type { Destination, Endpoint, SocketSpec } from './types.js';
 
 const SUBPROTOCOL = 'sip';
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 const REFUSED = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+/** The handshake deadline timer, kept on the raw socket until the upgrade. */
+const HANDSHAKE = Symbol('anysip.wsHandshake');
 
 /** True when the Sec-WebSocket-Protocol header offers 'sip' (a comma-separated token list). */
 function offersSip(header: string | undefined): boolean {
@@ -38,15 +41,45 @@ export class WsConnection {
   readonly ws: WebSocket;
   /** Reply in the frame type the peer last used: text normally, binary when it sends binary bodies. */
   binary = false;
+  /** The TCP socket under the WebSocket (its write buffer is what a non-reading peer fills). */
+  readonly socket: net.Socket;
+  /** Runs while a frame is partly received (message deadline). */
+  deadlineTimer: NodeJS.Timeout | null = null;
+  /** Runs while the kernel buffer is full and the peer has not drained. */
+  stallTimer: NodeJS.Timeout | null = null;
+  closeReason: CloseReason | null = null;
 
-  constructor(id: number, spec: SocketSpec, ws: WebSocket, remote: Endpoint, local: Endpoint) {
+  constructor(id: number, spec: SocketSpec, ws: WebSocket, socket: net.Socket, remote: Endpoint, local: Endpoint) {
     this.id = id;
     this.spec = spec;
     this.ws = ws;
+    this.socket = socket;
     this.remote = Object.freeze(remote);
     this.local = Object.freeze(local);
     this.key = endpointKey(remote.address, remote.port);
   }
+
+  clearDeadline(): void {
+    if (this.deadlineTimer !== null) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = null;
+    }
+  }
+
+  clearStall(): void {
+    if (this.stallTimer !== null) {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = null;
+    }
+  }
+}
+
+/** Closes `conn` for `reason`, counted once. */
+function closeWith(ctx: TransportContext, conn: WsConnection, reason: CloseReason): void {
+  if (conn.closeReason !== null) return;
+  conn.closeReason = reason;
+  ctx.stats.connectionsClosed[reason]++;
+  conn.ws.terminate();
 }
 
 export class WsTransport {
@@ -73,8 +106,11 @@ export class WsTransport {
       res.writeHead(426, { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': SUBPROTOCOL, 'Content-Length': '0' });
       res.end();
     });
+    server.on('connection', (socket: net.Socket) => this.admit(socket));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {}); // a reset during the handshake must not crash the node
+      const handshake = (socket as net.Socket & { [HANDSHAKE]?: NodeJS.Timeout })[HANDSHAKE];
+      if (handshake !== undefined) clearTimeout(handshake);
       if (!offersSip(req.headers['sec-websocket-protocol'])) {
         // RFC 7118 4.1: the handshake must negotiate 'sip'; without it there is no SIP here.
         socket.end(REFUSED);
@@ -101,6 +137,43 @@ export class WsTransport {
     return [...this.byId.values()];
   }
 
+  /** Bytes held in user space by every connection (O(connections): for snapshots). */
+  queuedBytes(): number {
+    let n = 0;
+    for (const c of this.byId.values()) n += c.ws.bufferedAmount;
+    return n;
+  }
+
+  /**
+   * Every TCP connection to a WS port counts against the caps from accept on,
+   * and must finish its HTTP upgrade within the message deadline.
+   */
+  private admit(socket: net.Socket): void {
+    socket.on('error', () => {});
+    const remote = socket.remoteAddress;
+    if (remote === undefined) {
+      socket.destroy();
+      return;
+    }
+    const address = normalizeAddress(remote);
+    if (!this.ctx.limits.admit(address)) {
+      socket.destroy();
+      return;
+    }
+    this.ctx.stats.connectionsAccepted++;
+    socket.once('close', () => this.ctx.limits.release(address));
+    if (this.ctx.messageDeadlineMs > 0) {
+      const timer = setTimeout(() => {
+        if (socket.destroyed) return;
+        this.ctx.stats.connectionsClosed.message_deadline++;
+        socket.destroy();
+      }, this.ctx.messageDeadlineMs);
+      timer.unref();
+      (socket as net.Socket & { [HANDSHAKE]?: NodeJS.Timeout })[HANDSHAKE] = timer;
+      socket.once('close', () => clearTimeout(timer));
+    }
+  }
+
   send(data: Buffer, dest: Destination, onError?: (err: Error) => void): void {
     let conn: WsConnection | undefined;
     if (dest.connectionId !== undefined) conn = this.byId.get(dest.connectionId);
@@ -112,19 +185,38 @@ export class WsTransport {
         this.ctx.stats,
         onError,
         new TransportError(`no WebSocket connection to ${formatEndpoint(dest.address, dest.port)}`),
+        'no_connection',
       );
       return;
     }
-    const stats = this.ctx.stats;
-    conn.ws.send(
-      data,
-      conn.binary ? BINARY : TEXT,
-      onError === undefined
-        ? this.sent
-        : (err?: Error) => {
-            if (err) failSend(stats, onError, new TransportError(`ws send to ${formatEndpoint(dest.address, dest.port)} failed: ${err.message}`));
-          },
-    );
+    const ctx = this.ctx;
+    const stats = ctx.stats;
+    const queued = conn.ws.bufferedAmount;
+    if (queued + data.length > ctx.maxSendQueue) {
+      failSend(
+        stats,
+        onError,
+        new TransportError(`ws send to ${formatEndpoint(dest.address, dest.port)}: send queue full (${queued} bytes queued, max ${ctx.maxSendQueue})`),
+        'queue_overflow',
+      );
+      closeWith(ctx, conn, 'queue_overflow');
+      return;
+    }
+    const c = conn;
+    conn.ws.send(data, conn.binary ? BINARY : TEXT, (err?: Error) => {
+      if (!err) return;
+      const reason = c.closeReason === 'queue_overflow' || c.closeReason === 'stalled' ? c.closeReason : 'write_failed';
+      const err2 = new TransportError(`ws send to ${formatEndpoint(dest.address, dest.port)} failed: ${err.message}`);
+      failSend(stats, onError, err2, reason);
+    });
+    // The kernel buffer is full: the peer must drain within the stall timeout.
+    if (conn.socket.writableNeedDrain && conn.stallTimer === null && ctx.sendStallTimeoutMs > 0) {
+      conn.stallTimer = setTimeout(() => {
+        c.stallTimer = null;
+        closeWith(ctx, c, 'stalled');
+      }, ctx.sendStallTimeoutMs);
+      conn.stallTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
@@ -142,10 +234,6 @@ export class WsTransport {
     );
   }
 
-  private readonly sent = (err?: Error): void => {
-    if (err) this.ctx.stats.sendErrors++;
-  };
-
   private accept(spec: SocketSpec, ws: WebSocket, req: http.IncomingMessage): void {
     const s = req.socket;
     if (s.remoteAddress === undefined || s.remotePort === undefined) {
@@ -154,13 +242,31 @@ export class WsTransport {
     }
     const remote = { address: normalizeAddress(s.remoteAddress), port: s.remotePort };
     const local = { address: normalizeAddress(s.localAddress ?? spec.address), port: s.localPort ?? 0 };
-    const conn = new WsConnection(this.ctx.nextConnectionId(), spec, ws, remote, local);
+    const conn = new WsConnection(this.ctx.nextConnectionId(), spec, ws, s, remote, local);
     this.byId.set(conn.id, conn);
     this.byRemote.set(conn.key, conn);
     this.ctx.stats.wsConnections++;
     const ctx = this.ctx;
     // One closure per connection (it needs `conn`), none per message.
+    // Message deadline: prepended, so it runs before ws parses the chunk; a frame completed by
+    // this chunk then clears the timer in 'message' / 'ping' / 'pong'. A chunk ending a frame
+    // and starting another clears it too (the peer is making progress; the next chunk re-arms it).
+    if (ctx.messageDeadlineMs > 0) {
+      s.prependListener('data', () => {
+        if (conn.deadlineTimer !== null) return;
+        conn.deadlineTimer = setTimeout(() => {
+          conn.deadlineTimer = null;
+          closeWith(ctx, conn, 'message_deadline');
+        }, ctx.messageDeadlineMs);
+        conn.deadlineTimer.unref();
+      });
+      const progress = (): void => conn.clearDeadline();
+      ws.on('ping', progress);
+      ws.on('pong', progress);
+    }
+    s.on('drain', () => conn.clearStall());
     ws.on('message', (raw: RawData, isBinary: boolean) => {
+      conn.clearDeadline();
       const data = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
       if (isKeepalive(data)) {
         ctx.stats.keepalives++;
@@ -182,6 +288,8 @@ export class WsTransport {
       ctx.stats.framingErrors++;
     });
     ws.on('close', () => {
+      conn.clearDeadline();
+      conn.clearStall();
       ctx.stats.wsConnections--;
       this.byId.delete(conn.id);
       if (this.byRemote.get(conn.key) === conn) this.byRemote.delete(conn.key);

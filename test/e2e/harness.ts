@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,4 +134,53 @@ export function sipp(o: SippOptions): SippRun {
 export function explain(run: SippRun): string {
   const tail = (s: string) => s.split('\n').filter(Boolean).slice(-15).join('\n');
   return `sipp exit ${run.code}\n--- stderr\n${tail(run.stderr)}\n--- errors\n${tail(run.errors)}\n--- stdout\n${tail(run.stdout)}`;
+}
+
+export interface NodeProcess {
+  pid: number;
+  /** Everything the process wrote (bunyan JSON lines on stdout, and stderr). */
+  logs(): string;
+  /** GET /status on the admin endpoint, parsed. */
+  status(): Promise<Record<string, any>>;
+  /** SIGTERM by pid (ours), then waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A real node process: `node bin/anysip.mjs start --config FILE` (needs `npm run build`), admin on `adminPort`.
+ * `nofile` lowers its RLIMIT_NOFILE first, soft and hard (Node raises the soft limit to the hard one at startup);
+ * a shell runs `ulimit -n`, then execs node: same pid.
+ */
+export async function spawnNode(yaml: string, adminPort: number, opts: { nofile?: number } = {}): Promise<NodeProcess> {
+  if (!existsSync(join(process.cwd(), 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const dir = mkdtempSync(join(tmpdir(), 'anysip-node-'));
+  const config = join(dir, 'node.yaml');
+  const pidFile = join(dir, 'anysip.pid');
+  writeFileSync(config, yaml);
+  const args = [join(process.cwd(), 'bin', 'anysip.mjs'), 'start', '--config', config, '--pid-file', pidFile];
+  const child =
+    opts.nofile === undefined
+      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+  let logs = '';
+  child.stdout.on('data', (d: Buffer) => (logs += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (logs += d.toString()));
+  const exited = new Promise<void>((r) => child.once('close', () => r()));
+  const pid = child.pid ?? -1;
+  for (let i = 0; i < 100 && !existsSync(pidFile) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+  if (!existsSync(pidFile)) {
+    if (child.exitCode === null) process.kill(pid, 'SIGKILL');
+    throw new Error(`node did not start:\n${logs}`);
+  }
+  return {
+    pid,
+    logs: () => logs,
+    status: async () => (await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json()) as Record<string, any>,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGTERM');
+      await exited;
+    },
+  };
 }

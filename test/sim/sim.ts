@@ -17,7 +17,7 @@ import type { SipMessage } from '../../src/sip/message.js';
 import { serverKey } from '../../src/tm/matching.js';
 import { TimerWheel } from '../../src/tm/timer-wheel.js';
 import type { Destination, Envelope, SocketSpec } from '../../src/transport/types.js';
-import type { TransportStats } from '../../src/transport/context.js';
+import { newStats, type TransportStats } from '../../src/transport/context.js';
 import type { AnycastMode, AnycastSnapshot } from '../../src/anycast/index.js';
 import { MSG_ANSWER, MSG_FORWARD, MSG_QUERY, MSG_RELAY } from '../../src/anycast/wire.js';
 import { Call, makePlan } from './call.js';
@@ -105,9 +105,7 @@ class SimNodeTransport implements NodeTransport {
   onMessage: (data: Buffer, env: Envelope) => void = () => {};
   alive = true;
   private readonly spec: SocketSpec = { id: 'anycast-udp', transport: 'udp', address: ANYCAST, port: SIP_PORT, role: 'anycast' };
-  private readonly counters: TransportStats = {
-    udpIn: 0, udpOut: 0, tcpConnections: 0, wsConnections: 0, framingErrors: 0, keepalives: 0, sendErrors: 0, handlerErrors: 0,
-  };
+  private readonly counters: TransportStats = newStats();
 
   constructor(private readonly net: SimNetwork) {}
 
