@@ -16,6 +16,7 @@ import { Registrar } from '../registrar/registrar.js';
 import { TransactionLayer } from '../tm/layer.js';
 import { TimerWheel } from '../tm/timer-wheel.js';
 import { TransportLayer } from '../transport/layer.js';
+import { TRANSPORT_GAUGES } from '../transport/context.js';
 import type { SocketSpec } from '../transport/types.js';
 import { Ingress } from './ingress.js';
 import { Drain } from './drain.js';
@@ -161,7 +162,7 @@ export class Node {
       };
     });
     // /status `transport` and `transactions.counters` in /metrics, as anysip_<section>_<key in snake case>.
-    this.metrics.addSnapshot({ prefix: 'transport_', read: () => ({ ...this.transport.stats() }), gauges: ['tcpConnections', 'wsConnections'] });
+    this.metrics.addSnapshot({ prefix: 'transport_', read: () => ({ ...this.transport.stats() }), gauges: TRANSPORT_GAUGES });
     this.metrics.addSnapshot({ prefix: 'transactions_', read: () => ({ ...this.tm.stats().counters, timers: this.tm.stats().timers }), gauges: ['timers'] });
     if (c.cluster) {
       this.cluster = new Cluster({ config: c.cluster, node: c.node, metrics: this.metrics, clock: this.clock, log: this.log });

@@ -67,6 +67,9 @@ export interface TransportStats {
   sendQueueBytes: number;
 }
 
+/** The members of TransportStats that are levels now, not counts since start (exported as gauges). */
+export const TRANSPORT_GAUGES: readonly (keyof TransportStats)[] = ['tcpConnections', 'wsConnections', 'inboundConnections', 'sendQueueBytes'];
+
 export function newStats(): TransportStats {
   return {
     udpIn: 0,

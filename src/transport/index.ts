@@ -13,4 +13,5 @@ export type {
 } from './types.js';
 export { TransportLayer, DEFAULT_TCP_IDLE_TIMEOUT_MS, type TransportLayerOptions } from './layer.js';
 export type { TransportStats } from './context.js';
+export { TRANSPORT_GAUGES } from './context.js';
 export { StreamFramer, DEFAULT_MAX_MESSAGE_SIZE, type StreamFramerOptions } from './stream-framer.js';

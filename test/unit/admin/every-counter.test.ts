@@ -75,6 +75,8 @@ cluster:
     t.regex(prom, line, `${name}${label ? `{${label}}` : ''} in /metrics`);
   }
   t.regex(prom, /^# TYPE anysip_transport_tcp_connections gauge$/m);
+  t.regex(prom, /^# TYPE anysip_transport_inbound_connections gauge$/m);
+  t.regex(prom, /^# TYPE anysip_transport_send_queue_bytes gauge$/m);
   t.regex(prom, /^anysip_transport_udp_in [1-9]\d*$/m);
   t.regex(prom, /^anysip_transport_framing_errors 0$/m);
   t.regex(prom, /^anysip_transactions_server_created \d+$/m);
