@@ -90,7 +90,12 @@ export class TimerWheel {
       this.advance(this.driver.clock.now());
       this.runInterval();
     }
-    const due = this._now + (delayMs > 0 ? delayMs : 0);
+    // Outside a callback, count from the clock: the wheel lags it by however long the event loop
+    // was busy, and a delay counted from the lagging wheel time would fire early (a Timer A
+    // retransmission 8 ms after the original, seen in the lab under load). Inside a callback,
+    // wheel time is the due time of the firing timer, which keeps retransmission chains exact.
+    const base = this.driver !== undefined && this.firingTick < 0 ? Math.max(this._now, this.driver.clock.now()) : this._now;
+    const due = base + (delayMs > 0 ? delayMs : 0);
     const tick = Math.floor(due / this.tickMs);
     const e = new Entry(due, tick, this.seq++, target, kind);
     this._size++;

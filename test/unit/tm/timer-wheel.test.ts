@@ -185,3 +185,23 @@ test('the production interval runs only while timers are armed, and wheel time c
   w.stop();
   t.false(w.driven);
 });
+
+test('a busy event loop does not make timers fire early: a delay counts from the clock, not the lagging wheel time', async (t) => {
+  let now = 1000;
+  const w = new TimerWheel({ tickMs: 10, now });
+  const log: Array<[string, number, number]> = [];
+  w.start({ now: () => now }, 5);
+  w.schedule(10_000, new Rec('keep', w, log), 1); // keeps the interval running
+  await new Promise((r) => setTimeout(r, 15));
+  // The loop is blocked for 600 ms: the clock moves, the interval does not run, wheel time stays behind.
+  now += 600;
+  const h = w.schedule(500, new Rec('a', w, log), 2);
+  t.is(h.due, now + 500, 'due 500 ms after now by the clock');
+  now += 10;
+  await new Promise((r) => setTimeout(r, 20));
+  t.is(log.length, 0, 'not fired 10 ms after it was scheduled');
+  now += 490;
+  await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(log.map((e) => e[0]), ['a']);
+  w.stop();
+});
