@@ -48,6 +48,8 @@ export class WsConnection {
   /** Runs while the kernel buffer is full and the peer has not drained. */
   stallTimer: NodeJS.Timeout | null = null;
   closeReason: CloseReason | null = null;
+  /** The idle timeout passed once and a ping went out: the next silent period closes the connection. */
+  pinged = false;
 
   constructor(id: number, spec: SocketSpec, ws: WebSocket, socket: net.Socket, remote: Endpoint, local: Endpoint) {
     this.id = id;
@@ -251,6 +253,9 @@ export class WsTransport {
     // Message deadline: prepended, so it runs before ws parses the chunk; a frame completed by
     // this chunk then clears the timer in 'message' / 'ping' / 'pong'. A chunk ending a frame
     // and starting another clears it too (the peer is making progress; the next chunk re-arms it).
+    s.prependListener('data', () => {
+      conn.pinged = false;
+    });
     if (ctx.messageDeadlineMs > 0) {
       s.prependListener('data', () => {
         if (conn.deadlineTimer !== null) return;
@@ -265,6 +270,24 @@ export class WsTransport {
       ws.on('pong', progress);
     }
     s.on('drain', () => conn.clearStall());
+    // Idle in either direction (Node's socket timeout restarts on every read and write): first a
+    // ping, which any live WebSocket peer (a browser too) answers; silent again: closed. A dead
+    // peer or a connection opened only to hold a slot is gone after twice the idle timeout.
+    if (ctx.tcpIdleTimeoutMs > 0) {
+      s.setTimeout(ctx.tcpIdleTimeoutMs);
+      s.on('timeout', () => {
+        if (conn.pinged) {
+          closeWith(ctx, conn, 'idle');
+          return;
+        }
+        conn.pinged = true;
+        try {
+          ws.ping();
+        } catch {
+          closeWith(ctx, conn, 'idle');
+        }
+      });
+    }
     ws.on('message', (raw: RawData, isBinary: boolean) => {
       conn.clearDeadline();
       const data = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);

@@ -89,3 +89,48 @@ test('ws: a message over maxMessageSize closes the connection and is counted', a
   t.is(received.length, 0);
   await waitFor(() => layer.stats().framingErrors === 1, 'framing error counted');
 });
+
+/** A raw TCP peer that completes the WebSocket handshake and then never sends a byte (answers no ping). */
+async function silentPeer(t: ExecutionContext, port: number) {
+  const net = await import('node:net');
+  const socket = net.connect({ host: '127.0.0.1', port });
+  t.teardown(() => {
+    socket.destroy();
+  });
+  let text = '';
+  let closed = false;
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  socket.on('close', () => (closed = true));
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(
+    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n',
+  );
+  await waitFor(() => text.includes('101 Switching Protocols'), 'the upgrade');
+  return { isClosed: () => closed, received: () => text };
+}
+
+test('ws: a peer silent for the idle timeout gets a ping; silent again, it is closed and counted as idle', async (t) => {
+  const { layer } = await startLayer(t, [{ id: 'w', transport: 'ws', address: '127.0.0.1', port: 0 }], { tcpIdleTimeoutMs: 150 });
+  const peer = await silentPeer(t, portOf(layer, 'w'));
+  await waitFor(() => layer.stats().wsConnections === 1, 'the connection');
+  const opened = Date.now();
+  await waitFor(peer.isClosed, 'the idle close', 3000);
+  const after = Date.now() - opened;
+  t.true(after >= 250, `closed after ${after} ms: one idle period for the ping, one more for the close`);
+  t.true(peer.received().includes('\x89\x00'), 'an empty ping frame went out first');
+  t.is(layer.stats().connectionsClosed.idle, 1);
+  await waitFor(() => layer.stats().wsConnections === 0, 'registry cleanup');
+});
+
+test('ws: a live peer that answers pings stays open across many idle periods', async (t) => {
+  const { layer } = await startLayer(t, [{ id: 'w', transport: 'ws', address: '127.0.0.1', port: 0 }], { tcpIdleTimeoutMs: 100 });
+  const ws = await open(t, `ws://127.0.0.1:${portOf(layer, 'w')}`, 'sip');
+  let pings = 0;
+  ws.on('ping', () => pings++);
+  await new Promise((r) => setTimeout(r, 700));
+  t.is(ws.readyState, ws.OPEN);
+  t.true(pings >= 2, `${pings} pings answered`);
+  t.is(layer.stats().connectionsClosed.idle, 0);
+});
