@@ -1,4 +1,4 @@
-// Caps on stream (TCP + WebSocket) connections, per source IP and in total, so
+// Caps on stream (TCP + WebSocket) connections, per source (IPv4 address, IPv6 /64) and in total, so
 // a flood cannot take the file descriptors UDP, the cluster bus, the admin API
 // and established phones need. A connection over a cap is closed at once and
 // counted; existing connections are never dropped to admit new ones.
@@ -51,6 +51,23 @@ export function defaultMaxConnectionsPerSource(total: number): number {
   return Math.min(total, Math.max(16, Math.floor(total / 10)));
 }
 
+/**
+ * What a per-source cap counts against: an IPv4 address itself, an IPv6 address by its /64
+ * (one customer's subnet: a host picks any of 2^64 addresses in it, so a per-address cap
+ * would not hold it). `address` is normalized (no brackets, v4-mapped addresses unmapped).
+ */
+export function sourceKey(address: string): string {
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.toLowerCase().split('::', 2);
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  // An embedded IPv4 tail (::a.b.c.d) stands for two groups; only the first four groups matter.
+  const rightGroups = right.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
+  const zeros = tail === undefined ? 0 : Math.max(0, 8 - left.length - rightGroups);
+  const groups = [...left, ...new Array<string>(zeros).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 export interface ConnectionLimitsOptions {
   maxConnections: number;
   maxConnectionsPerSource: number;
@@ -93,10 +110,11 @@ export class ConnectionLimits {
   }
 
   /**
-   * Admits one inbound connection from `source` (a normalized IP) or refuses
-   * it (counted and logged). An admitted connection must be released once.
+   * Admits one inbound connection from `address` (a normalized IP; IPv6 counted by its /64)
+   * or refuses it (counted and logged). An admitted connection must be released once.
    */
-  admit(source: string): boolean {
+  admit(address: string): boolean {
+    const source = sourceKey(address);
     const fromSource = this.bySource.get(source) ?? 0;
     let reason: RefusalReason | null = null;
     if (fromSource >= this.maxConnectionsPerSource) reason = 'per_source';
@@ -111,7 +129,8 @@ export class ConnectionLimits {
     return true;
   }
 
-  release(source: string): void {
+  release(address: string): void {
+    const source = sourceKey(address);
     const n = this.bySource.get(source);
     if (n === undefined) return;
     this.open--;

@@ -10,6 +10,7 @@ import {
   ConnectionLimits,
   defaultMaxConnections,
   defaultMaxConnectionsPerSource,
+  sourceKey,
   fdLimit,
 } from '../../../src/transport/limits.js';
 import { portOf, sip, startLayer, waitFor, withTimeout } from './helpers.js';
@@ -66,6 +67,28 @@ test('limits: per-source and total caps, refusals counted by reason, released on
   t.true(l.admit('10.0.0.3'));
   l.release('10.0.0.9'); // never admitted: ignored
   t.is(l.count, 3);
+});
+
+test('limits: an IPv6 source is its /64, however the address is spelled; IPv4 is the address itself', (t) => {
+  t.is(sourceKey('192.0.2.7'), '192.0.2.7');
+  t.is(sourceKey('2001:db8:1:2::1'), '2001:db8:1:2::/64');
+  t.is(sourceKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64');
+  t.is(sourceKey('2001:0DB8:0001:0002:0:0:0:9'), '2001:db8:1:2::/64');
+  t.is(sourceKey('2001:db8::1'), '2001:db8:0:0::/64');
+  t.is(sourceKey('::1'), '0:0:0:0::/64');
+  t.is(sourceKey('::ffff:0:192.0.2.1'), '0:0:0:0::/64');
+  t.is(sourceKey('fe80::'), 'fe80:0:0:0::/64');
+  t.not(sourceKey('2001:db8:1:3::1'), sourceKey('2001:db8:1:2::1'));
+  // Addresses anywhere in one /64 share the per-source cap.
+  const refused = { per_source: 0, total: 0 };
+  const l = new ConnectionLimits({ maxConnections: 100, maxConnectionsPerSource: 2 }, refused);
+  t.true(l.admit('2001:db8:1:2::a'));
+  t.true(l.admit('2001:db8:1:2:ffff::b'));
+  t.false(l.admit('2001:db8:1:2:1:2:3:4'));
+  t.true(l.admit('2001:db8:1:3::a'), 'the next /64 is another source');
+  l.release('2001:db8:1:2::a');
+  t.true(l.admit('2001:db8:1:2::c'));
+  t.is(refused.per_source, 1);
 });
 
 test('limits: one refusal line per source per interval, with the count since the last line', (t) => {
