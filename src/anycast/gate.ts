@@ -14,25 +14,23 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { SipMessage } from '../sip/message.js';
 import { serverKey } from '../tm/matching.js';
-import type { TimerHandle, TimerTarget, TimerWheel } from '../tm/timer-wheel.js';
+import type { TimerWheel } from '../tm/timer-wheel.js';
 import type { Envelope, Sender } from '../transport/types.js';
 import type { AnycastCounters, ForwardKind } from './metrics.js';
-import { MAX_FOLLOWERS, PendingQuery, type QueryOwner } from './pending.js';
+import { HistorySync } from './history-sync.js';
+import { MAX_FOLLOWERS, type PendingQuery } from './pending.js';
+import { Promises } from './promises.js';
+import { QueryBook, type QueryResult } from './queries.js';
 import { keyHash, ownerOfHash } from './rendezvous.js';
 import type { RelaySender } from './relay-sender.js';
 import type { AnycastSettings, GateEvents, GateTm } from './types.js';
 import { ViewHistory } from './views.js';
 import {
-  decodeAnswer,
   decodeForward,
   decodeQuery,
   decodeRelay,
   encodeAnswer,
   encodeForward,
-  encodeQuery,
-  decodeHistory,
-  encodeHistory,
-  encodeHistoryRequest,
   FLAG_SECOND_CHANCE,
   MSG_ANSWER,
   MSG_FORWARD,
@@ -60,92 +58,51 @@ export interface GateDeps {
   events?: GateEvents;
 }
 
-/**
- * Where copies of a request go for a short while: to the node that asked us about it (we said "not
- * here"), or to where we sent it ourselves after asking. See onQuery and decide.
- */
-interface Promised {
-  target: number;
-  until: number;
-}
-
-const MAX_PROMISES = 4096;
-const HISTORY_RETRY_MS = 200;
-const HISTORY_TRIES = 10;
-
-export class AnycastGate implements QueryOwner {
+export class AnycastGate {
   readonly selfId: number;
   private tm: GateTm | undefined;
   private reinject: ((data: Buffer, env: Envelope) => void) | undefined;
   private readonly views: ViewHistory;
-  private readonly byQid = new Map<number, PendingQuery>();
-  private readonly byKey = new Map<string, PendingQuery>();
-  private readonly promises = new Map<string, Promised>();
+  private readonly queries: QueryBook;
+  private readonly promises: Promises;
+  private readonly history: HistorySync;
   private peers: number[] = [];
-  private qseq = 0;
   private readonly scratch: number[] = [];
   /** Debug logging is decided once: the hot path must not build log records nobody reads. */
   private readonly debug: boolean;
-  /** Asking peers for the view history: until one answers, every HISTORY_RETRY_MS, a few times. */
-  private historyDone = false;
-  private historyTries = 0;
-  private historyTimer: TimerHandle | undefined;
-  private readonly historyRetry: TimerTarget = {
-    onTimer: () => {
-      this.historyTimer = undefined;
-      this.askHistory();
-    },
-  };
 
   constructor(private readonly d: GateDeps) {
     this.selfId = d.bus.selfId;
     this.debug = d.log.debug();
     this.views = new ViewHistory(d.membership.upNodes(), d.settings.second_chance);
     this.peers = this.livePeers();
+    // Long enough for the slowest membership update to reach us, short next to any SIP timer.
+    this.promises = new Promises(d.clock, () => Math.max(1000, 4 * d.settings.query_timeout));
+    this.queries = new QueryBook({
+      bus: d.bus,
+      wheel: d.wheel,
+      counters: d.counters,
+      timeoutMs: d.settings.query_timeout,
+      receiverMode: d.settings.mode === 'receiver',
+      decide: (p, result) => this.decide(p, result),
+    });
+    this.history = new HistorySync({
+      selfId: this.selfId,
+      bus: d.bus,
+      membership: d.membership,
+      clock: d.clock,
+      wheel: d.wheel,
+      counters: d.counters,
+      views: this.views,
+      graceMs: d.settings.second_chance,
+    });
     d.membership.onChange(() => {
       this.views.update(d.membership.upNodes(), d.clock.now());
       this.peers = this.livePeers();
-      this.askHistory();
+      this.history.ask();
     });
     d.bus.handle('anycast', (m) => this.onBus(m));
-    this.askHistory();
-  }
-
-  /**
-   * A node that starts knows nothing of the views before it, yet keys that moved then are in play too:
-   * ask a peer (another one on each try: the first may not count us as alive yet, and then its answer is lost).
-   */
-  private askHistory(): void {
-    if (this.historyDone || this.historyTimer !== undefined || this.d.settings.second_chance <= 0) return;
-    if (this.historyTries >= HISTORY_TRIES) return;
-    const peers = this.d.membership.upNodes().filter((n) => n !== this.selfId);
-    if (peers.length === 0) return; // asked again on the next membership change
-    const n = peers[this.historyTries % peers.length]!;
-    this.historyTries++;
-    this.d.bus.send(n, 'anycast', MSG_HISTORY_REQUEST, encodeHistoryRequest());
-    this.historyTimer = this.d.wheel.schedule(HISTORY_RETRY_MS, this.historyRetry, 0);
-  }
-
-  private onHistoryRequest(src: number): void {
-    const now = this.d.clock.now();
-    const list = this.views.export(now).map((v) => ({ remaining: v.until - now, up: v.up }));
-    this.d.bus.send(src, 'anycast', MSG_HISTORY, encodeHistory(list));
-  }
-
-  private onHistory(payload: Uint8Array): void {
-    const h = decodeHistory(payload);
-    if (h === null) {
-      this.d.counters.drop('bad_bus_payload');
-      return;
-    }
-    this.historyDone = true;
-    if (this.historyTimer !== undefined) this.d.wheel.cancel(this.historyTimer);
-    this.historyTimer = undefined;
-    const now = this.d.clock.now();
-    this.views.adopt(
-      h.map((v) => ({ up: v.up, until: now + v.remaining })),
-      now,
-    );
+    this.history.ask();
   }
 
   /** Wire the layers that exist only once the node has built them. */
@@ -156,7 +113,7 @@ export class AnycastGate implements QueryOwner {
 
   /** Queries waiting for answers (0 when idle: the simulator's leak check). */
   get pendingQueries(): number {
-    return this.byQid.size;
+    return this.queries.size;
   }
 
   // ---- messages from the network (ingress.next) --------------------------------
@@ -225,7 +182,7 @@ export class AnycastGate implements QueryOwner {
     }
     // A query is out for this very message or the INVITE it belongs to: wait behind it.
     for (let i = 0; i < lookup.length; i++) {
-      const p = this.byKey.get(lookup[i]!);
+      const p = this.queries.waiting(lookup[i]!);
       if (p !== undefined) {
         if (p.followers.length < MAX_FOLLOWERS) p.followers.push([req, env]);
         else this.d.counters.drop('query_backlog');
@@ -251,7 +208,7 @@ export class AnycastGate implements QueryOwner {
       const ask: number[] = [];
       for (const n of prev) if (n !== this.selfId && this.alive(n)) ask.push(n);
       if (ask.length > 0) {
-        this.ask(ask, req, env, key, lookup, owner);
+        this.queries.ask(ask, req, env, key, lookup, owner);
         return;
       }
     }
@@ -261,40 +218,12 @@ export class AnycastGate implements QueryOwner {
 
   private receiverRoute(req: SipMessage, env: Envelope, tm: GateTm, key: string, lookup: string[]): void {
     if (this.peers.length === 0) this.local(req, env, tm);
-    else this.ask(this.peers, req, env, key, lookup, this.selfId);
+    else this.queries.ask(this.peers, req, env, key, lookup, this.selfId);
   }
 
   // ---- ownership queries ---------------------------------------------------------
 
-  private ask(nodes: readonly number[], req: SipMessage, env: Envelope, key: string, lookup: string[], fallback: number): void {
-    const qid = (this.qseq = (this.qseq + 1) >>> 0);
-    const p = new PendingQuery(this, qid, key, req, env, fallback);
-    const payload = encodeQuery(qid, lookup);
-    for (const n of nodes) {
-      if (this.d.bus.send(n, 'anycast', MSG_QUERY, payload)) {
-        p.awaiting.push(n);
-        this.d.counters.sent('query');
-      }
-    }
-    if (p.awaiting.length === 0) {
-      this.decide(p, 'none');
-      return;
-    }
-    this.byQid.set(qid, p);
-    this.byKey.set(key, p);
-    p.timer = this.d.wheel.schedule(this.d.settings.query_timeout, p, 0);
-  }
-
-  finish(p: PendingQuery, timedOut: boolean): void {
-    if (this.byQid.get(p.qid) !== p) return;
-    this.byQid.delete(p.qid);
-    if (this.byKey.get(p.key) === p) this.byKey.delete(p.key);
-    if (p.timer !== undefined) this.d.wheel.cancel(p.timer);
-    p.timer = undefined;
-    this.decide(p, timedOut ? 'timeout' : p.holder !== 0 ? 'have' : 'none');
-  }
-
-  private decide(p: PendingQuery, result: 'have' | 'none' | 'timeout'): void {
+  private decide(p: PendingQuery, result: QueryResult): void {
     this.d.counters.query(result);
     if (this.debug) this.d.log.debug({ key: p.key, result, holder: p.holder, contenders: p.contenders }, 'anycast: query done');
     const tm = this.tm!;
@@ -336,7 +265,7 @@ export class AnycastGate implements QueryOwner {
       }
     }
     if (verdict === VERDICT_NONE) {
-      const mine = this.byKey.get(q.keys[0]!);
+      const mine = this.queries.waiting(q.keys[0]!);
       if (mine !== undefined) {
         verdict = VERDICT_PENDING;
         if (this.d.settings.mode === 'receiver') mine.addContender(src);
@@ -349,46 +278,12 @@ export class AnycastGate implements QueryOwner {
     if (this.d.bus.send(src, 'anycast', MSG_ANSWER, encodeAnswer(q.qid, verdict))) this.d.counters.sent('answer');
   }
 
-  private onAnswer(src: number, payload: Uint8Array): void {
-    const a = decodeAnswer(payload);
-    if (a === null) {
-      this.d.counters.drop('bad_bus_payload');
-      return;
-    }
-    const p = this.byQid.get(a.qid);
-    if (p === undefined || !p.answered(src)) return; // late (after a timeout) or not asked
-    if (a.verdict === VERDICT_HAVE) {
-      if (p.holder === 0 || src < p.holder) p.holder = src;
-      this.finish(p, false); // only one node can hold it: no need to wait for the rest
-      return;
-    }
-    if (a.verdict === VERDICT_PENDING && this.d.settings.mode === 'receiver') p.addContender(src);
-    if (p.awaiting.length === 0) this.finish(p, false);
-  }
-
-  /**
-   * The node a promise sends this key to (0: none, or expired). With `anyState`, also a node that has
-   * died since: a forwarded copy must not start a transaction here even then.
-   */
   private promised(key: string, anyState = false): number {
-    if (this.promises.size === 0) return 0;
-    const p = this.promises.get(key);
-    if (p === undefined) return 0;
-    if (p.until <= this.d.clock.now()) {
-      this.promises.delete(key);
-      return 0;
-    }
-    return anyState || this.alive(p.target) ? p.target : 0;
+    return this.promises.target(key, this.isAlive, anyState);
   }
 
   private promise(key: string, target: number, factor = 1): void {
-    if (this.promises.size >= MAX_PROMISES) {
-      const now = this.d.clock.now();
-      for (const [k, v] of this.promises) if (v.until <= now) this.promises.delete(k);
-      if (this.promises.size >= MAX_PROMISES) this.promises.delete(this.promises.keys().next().value as string);
-    }
-    // Long enough for the slowest membership update to reach us, short next to any SIP timer.
-    this.promises.set(key, { target, until: this.d.clock.now() + factor * Math.max(1000, 4 * this.d.settings.query_timeout) });
+    this.promises.add(key, target, factor);
   }
 
   // ---- the bus -------------------------------------------------------------------
@@ -422,13 +317,13 @@ export class AnycastGate implements QueryOwner {
       case MSG_QUERY:
         return this.onQuery(m.src, m.payload);
       case MSG_ANSWER:
-        return this.onAnswer(m.src, m.payload);
+        return this.queries.onAnswer(m.src, m.payload);
       case MSG_RELAY:
         return this.onRelay(m.payload);
       case MSG_HISTORY_REQUEST:
-        return this.onHistoryRequest(m.src);
+        return this.history.onRequest(m.src);
       case MSG_HISTORY:
-        return this.onHistory(m.payload);
+        return this.history.onHistory(m.payload);
       default:
         this.d.counters.drop('bad_bus_payload');
     }
@@ -474,7 +369,7 @@ export class AnycastGate implements QueryOwner {
         known = tm.hasServerKey(key) || (invite !== undefined && tm.hasServerKey(invite));
         if (!known) {
           // We are asking the cluster about this very request (a copy of it reached us first): wait.
-          const p = this.byKey.get(key) ?? (invite !== undefined ? this.byKey.get(invite) : undefined);
+          const p = this.queries.waiting(key) ?? (invite !== undefined ? this.queries.waiting(invite) : undefined);
           if (p !== undefined) {
             if (p.followers.length < MAX_FOLLOWERS) p.followers.push([msg, env]);
             else this.d.counters.drop('query_backlog');
@@ -506,6 +401,8 @@ export class AnycastGate implements QueryOwner {
     const s = this.d.membership.state(node);
     return s !== undefined && s !== 'down';
   }
+
+  private readonly isAlive = (node: number): boolean => this.alive(node);
 
   /** Nodes that may hold transactions: up or draining, not us. */
   private livePeers(): number[] {
