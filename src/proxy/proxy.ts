@@ -11,18 +11,19 @@ import { parseUriShared } from '../sip/uri.js';
 import type { SipUri } from '../sip/types.js';
 import type { Registrar } from '../registrar/registrar.js';
 import { aorOf } from '../registrar/aor.js';
-import type { Binding } from '../registrar/store.js';
 import { computeLoopHash } from '../tm/loop.js';
 import type { ClientTransaction, ServerTransaction, TransactionUser } from '../tm/types.js';
 import type { Destination, Envelope, Sender, SocketSpec } from '../transport/types.js';
 import { type ContextHost, ProxyContext, type Target } from './context.js';
 import type { FlowTokens } from './flow-token.js';
-import { type LocalAddresses, normalizeHost } from './local-address.js';
+import { type CheckDeps, requestChecks } from './checks.js';
+import type { LocalAddresses } from './local-address.js';
 import { preprocessRoute } from './loose-route.js';
 import { recordRoutes } from './record-route.js';
-import { resolveUri, uriTransport } from './resolve.js';
+import { resolveUri } from './resolve.js';
 import { checkDecision, type RouteHook, routeRequest } from './route-hook.js';
 import { matchRoute, type RouteEntry } from './route-table.js';
+import { decrementMaxForwards, isDialogInitiating, registeredConnection, routeTarget, safeReason, sameSide } from './targets.js';
 
 /** The part of the transaction layer the proxy drives. */
 export interface TransactionApi {
@@ -68,7 +69,18 @@ export interface ProxyDeps {
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH';
 
 export class Proxy implements TransactionUser, ContextHost {
-  constructor(private readonly d: ProxyDeps) {}
+  private readonly checkDeps: CheckDeps;
+
+  constructor(private readonly d: ProxyDeps) {
+    this.checkDeps = {
+      nodeId: d.nodeId,
+      decodeBranch: (branch) => d.tm.decodeBranch(branch),
+      // Read at each request: settings may be replaced on reload.
+      get proxyRequireSupported() {
+        return d.settings.proxy_require_supported;
+      },
+    };
+  }
 
   // ---- TransactionUser ----------------------------------------------------
 
@@ -81,7 +93,12 @@ export class Proxy implements TransactionUser, ContextHost {
     try {
       // Over the request as received, before any Route or Request-URI change (16.6 step 8).
       ctx.loopHash = computeLoopHash(req);
-      if (this.rejectedByChecks(req, server, ctx.loopHash)) return;
+      const outcome = requestChecks(req, ctx.loopHash, this.checkDeps);
+      if (outcome) {
+        if (outcome.kind === 'answer_options') this.answerOptions(server);
+        else this.reply(server, buildResponse(req, outcome.status, { reason: outcome.reason, headers: outcome.headers }));
+        return;
+      }
     } catch (err) {
       this.fail(server, err);
       return;
@@ -166,35 +183,6 @@ export class Proxy implements TransactionUser, ContextHost {
   }
 
   // ---- request routing ------------------------------------------------------
-
-  /** The cheap checks of 16.3 that answer at once (Kamailio's sanity + maxfwd). True when answered. */
-  private rejectedByChecks(req: SipMessage, server: ServerTransaction, loopHash: string): boolean {
-    // 16.3 step 3: Max-Forwards. OPTIONS with 0 is answered by us (RFC 3261 11 / 16.3).
-    const mf = req.get('max-forwards');
-    if (mf !== undefined && parseMaxForwards(mf) === 0) {
-      if (req.method === 'OPTIONS') this.answerOptions(server);
-      else this.reply(server, buildResponse(req, 483, { reason: 'Too Many Hops' }));
-      return true;
-    }
-    // 16.3 step 4: a Via of ours whose loop hash matches this very request means it came back unchanged: a loop.
-    // The same request with another Request-URI (a spiral) has another hash and goes on.
-    for (const via of req.vias) {
-      const mine = this.d.tm.decodeBranch(via.branch);
-      if (mine?.valid && mine.loop === loopHash && mine.nodeId === this.d.nodeId) {
-        this.reply(server, buildResponse(req, 482, { reason: 'Loop Detected' }));
-        return true;
-      }
-    }
-    // 16.3 step 5: Proxy-Require.
-    const unsupported = req
-      .getAll('proxy-require')
-      .filter((tag) => !this.d.settings.proxy_require_supported.includes(tag.toLowerCase()));
-    if (unsupported.length) {
-      this.reply(server, buildResponse(req, 420, { reason: 'Bad Extension', headers: [['Unsupported', unsupported.join(', ')]] }));
-      return true;
-    }
-    return false;
-  }
 
   /** Routing decision (16.4-16.6). Synchronous unless a route hook is configured. */
   private route(req: SipMessage, env: Envelope, ctx: ProxyContext): Promise<void> | void {
@@ -412,49 +400,3 @@ export class Proxy implements TransactionUser, ContextHost {
     this.reply(server, buildResponse(server.request, 500, { reason: safeReason(reason) }));
   }
 }
-
-/** The socket the request came in on, when the next hop uses that same transport. */
-function sameSide(next: SipUri, env: Envelope): string | undefined {
-  return uriTransport(next) === env.transport ? env.socketId : undefined;
-}
-
-/**
- * A route target without a user part is a next hop: the Request-URI is kept, as a gateway
- * needs the dialled number. With a user part it is a new request target and replaces it.
- */
-function routeTarget(uri: string, socketId: string | undefined): Target {
-  const parsed = parseUriShared(uri);
-  return parsed.user === undefined ? { nextHop: parsed, socketId } : { uri, socketId };
-}
-
-/**
- * A phone on WebSocket is reached only over the connection it registered on
- * (its Contact host is usually *.invalid); on TCP, when its Contact is the
- * very address it connected from. Otherwise the Contact is dialled as usual.
- */
-function registeredConnection(b: Binding): Destination | undefined {
-  const src = b.source;
-  if (src.transport === 'ws') return { ...src };
-  if (src.transport === 'tcp' && normalizeHost(b.uri.host) === src.address && (b.uri.port ?? 5060) === src.port) {
-    return { ...src };
-  }
-  return undefined;
-}
-
-function decrementMaxForwards(req: SipMessage, initial: number): void {
-  const mf = req.get('max-forwards');
-  req.set('Max-Forwards', String(mf === undefined ? initial : parseMaxForwards(mf) - 1));
-}
-
-/** Requests that create a dialog or may: Record-Route them (REGISTER never). */
-function isDialogInitiating(req: SipMessage): boolean {
-  if (req.toTag !== undefined) return false;
-  const m = req.method;
-  return m !== 'REGISTER' && m !== 'CANCEL' && m !== 'ACK';
-}
-
-/** A reason phrase must be one line of text. */
-function safeReason(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').slice(0, 120);
-}
-
