@@ -6,7 +6,7 @@ import type { Logger } from '../core/log.js';
 import { SipParseError } from '../core/errors.js';
 import type { SipMessage } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
-import { buildResponse } from '../sip/response.js';
+import { buildLocalResponse, type ToTagKey } from '../sip/local-response.js';
 import { validateRequest, validateResponse } from '../sip/validate.js';
 import { responseDestination } from '../tm/response-route.js';
 import type { Envelope, Sender } from '../transport/types.js';
@@ -24,6 +24,8 @@ export interface IngressDeps {
   sender: Sender;
   counters: IngressCounters;
   log: Logger;
+  /** Key of the To tags of our 400s (src/sip/local-response.ts). */
+  toTags: ToTagKey;
   /** The next stage: the anycast gate, or the transaction layer directly on a single node. */
   next: (msg: SipMessage, env: Envelope) => void;
 }
@@ -76,7 +78,7 @@ export class Ingress {
       return;
     }
     try {
-      const res = buildResponse(req, status, { reason });
+      const res = buildLocalResponse(req, status, this.d.toTags, { reason });
       this.d.sender.send(res.serialize(), responseDestination(req.topVia, env));
       this.d.counters.responseOut(status);
     } catch (err) {

@@ -6,11 +6,11 @@ import { SipParseError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { parseMaxForwards, parseNameAddr } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
-import { buildResponse } from '../sip/response.js';
+import { buildLocalResponse, type ToTagKey } from '../sip/local-response.js';
+import type { ResponseOptions } from '../sip/response.js';
 import { parseUriShared } from '../sip/uri.js';
 import type { SipUri } from '../sip/types.js';
 import type { Registrar } from '../registrar/registrar.js';
-import { aorOf } from '../registrar/aor.js';
 import { computeLoopHash } from '../tm/loop.js';
 import type { ClientTransaction, ServerTransaction, TransactionUser } from '../tm/types.js';
 import type { Destination, Envelope, Sender, SocketSpec } from '../transport/types.js';
@@ -23,7 +23,7 @@ import { recordRoutes } from './record-route.js';
 import { resolveUri } from './resolve.js';
 import { checkDecision, type RouteHook, routeRequest } from './route-hook.js';
 import { matchRoute, type RouteEntry } from './route-table.js';
-import { decrementMaxForwards, isDialogInitiating, registeredConnection, routeTarget, safeReason, sameSide } from './targets.js';
+import { contactGroups, decrementMaxForwards, isDialogInitiating, routeTarget, safeReason, sameSide } from './targets.js';
 
 /** The part of the transaction layer the proxy drives. */
 export interface TransactionApi {
@@ -63,6 +63,8 @@ export interface ProxyDeps {
   settings: ProxySettings;
   clock: Clock;
   counters: ProxyCounters;
+  /** Key of the To tags of our own responses: the same on every node of a cluster. */
+  toTags: ToTagKey;
   log: Logger;
 }
 
@@ -96,7 +98,7 @@ export class Proxy implements TransactionUser, ContextHost {
       const outcome = requestChecks(req, ctx.loopHash, this.checkDeps);
       if (outcome) {
         if (outcome.kind === 'answer_options') this.answerOptions(server);
-        else this.reply(server, buildResponse(req, outcome.status, { reason: outcome.reason, headers: outcome.headers }));
+        else this.reply(server, this.localResponse(req, outcome.status, { reason: outcome.reason, headers: outcome.headers }));
         return;
       }
     } catch (err) {
@@ -104,7 +106,7 @@ export class Proxy implements TransactionUser, ContextHost {
       return;
     }
     // 16.2: tell the caller we are on it before routing, which may wait for a hook or DNS.
-    if (req.method === 'INVITE') this.reply(server, buildResponse(req, 100));
+    if (req.method === 'INVITE') this.reply(server, this.localResponse(req, 100));
     try {
       this.route(req, env, ctx)?.catch((err: unknown) => this.fail(server, err));
     } catch (err) {
@@ -116,10 +118,10 @@ export class Proxy implements TransactionUser, ContextHost {
     const ctx = invite?.user;
     if (!invite || !(ctx instanceof ProxyContext) || ctx.finalSent) {
       // 16.10: no matching transaction (or already answered): nothing to cancel here.
-      this.reply(cancelTxn, buildResponse(cancelTxn.request, 481, { reason: 'Call/Transaction Does Not Exist' }));
+      this.reply(cancelTxn, this.localResponse(cancelTxn.request, 481, { reason: 'Call/Transaction Does Not Exist' }));
       return;
     }
-    this.reply(cancelTxn, buildResponse(cancelTxn.request, 200));
+    this.reply(cancelTxn, this.localResponse(cancelTxn.request, 200));
     ctx.cancel();
   }
 
@@ -146,6 +148,10 @@ export class Proxy implements TransactionUser, ContextHost {
 
   dropped(reason: string): void {
     this.d.counters.drop(reason);
+  }
+
+  localResponse(req: SipMessage, status: number, opts?: ResponseOptions): SipMessage {
+    return buildLocalResponse(req, status, this.d.toTags, opts);
   }
 
   forward(ctx: ProxyContext, target: Target): ClientTransaction | Promise<ClientTransaction> {
@@ -203,11 +209,11 @@ export class Proxy implements TransactionUser, ContextHost {
     const inDialog = req.toTag !== undefined;
     if (this.d.local.isMe(ruri) && !ruri.user) {
       if (req.method === 'OPTIONS') return this.answerOptions(server);
-      if (inDialog) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
+      if (inDialog) return this.reply(server, this.localResponse(req, 404, { reason: 'Not Here' }));
     }
     if (inDialog) {
       // The Request-URI is the remote target: send it there.
-      if (this.d.local.isMe(ruri)) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
+      if (this.d.local.isMe(ruri)) return this.reply(server, this.localResponse(req, 404, { reason: 'Not Here' }));
       return ctx.start([[{ socketId }]]);
     }
 
@@ -223,7 +229,7 @@ export class Proxy implements TransactionUser, ContextHost {
   private async routeByHook(req: SipMessage, env: Envelope, ctx: ProxyContext, ruri: SipUri): Promise<void> {
     const decision = checkDecision(await this.d.hook!(routeRequest(req, env)));
     if (decision) {
-      if ('status' in decision) return this.reply(ctx.server, buildResponse(req, decision.status, { reason: decision.reason }));
+      if ('status' in decision) return this.reply(ctx.server, this.localResponse(req, decision.status, { reason: decision.reason }));
       const targets = decision.targets.map((uri) => routeTarget(uri, decision.socket));
       return this.startUnlessCancelled(ctx, decision.strategy === 'serial' ? targets.map((t) => [t]) : [targets]);
     }
@@ -235,7 +241,7 @@ export class Proxy implements TransactionUser, ContextHost {
     const server = ctx.server;
     const local = this.d.local.isLocalDomain(ruri);
     if (local && this.d.registrar && ruri.user !== undefined) {
-      const groups = this.contactGroups(ruri);
+      const groups = contactGroups(this.d.registrar, ruri, this.d.clock.now());
       if (groups.length) return this.startUnlessCancelled(ctx, groups);
     }
 
@@ -246,26 +252,8 @@ export class Proxy implements TransactionUser, ContextHost {
     }
 
     if (!local) return this.startUnlessCancelled(ctx, [[{}]]); // relay to the Request-URI's host
-    if (this.d.registrar) return this.reply(server, buildResponse(req, 404, { reason: 'Not Found' }));
-    return this.reply(server, buildResponse(req, 503, { reason: 'No Route' }));
-  }
-
-  /** Registered contacts, highest q first; equal q forks in parallel, lower q only after (RFC 3261 16.6). */
-  private contactGroups(ruri: SipUri): Target[][] {
-    const bindings = this.d.registrar!.lookup(aorOf(ruri), this.d.clock.now());
-    const groups: Target[][] = [];
-    let lastQ = Number.NaN;
-    for (const b of bindings) {
-      const target: Target = {
-        uri: b.contact,
-        routes: b.path.length ? b.path : undefined,
-        destination: b.path.length ? undefined : registeredConnection(b),
-      };
-      if (b.q !== lastQ) groups.push([]);
-      groups[groups.length - 1]!.push(target);
-      lastQ = b.q;
-    }
-    return groups;
+    if (this.d.registrar) return this.reply(server, this.localResponse(req, 404, { reason: 'Not Found' }));
+    return this.reply(server, this.localResponse(req, 503, { reason: 'No Route' }));
   }
 
   private startUnlessCancelled(ctx: ProxyContext, groups: Target[][]): void {
@@ -377,7 +365,7 @@ export class Proxy implements TransactionUser, ContextHost {
   private answerOptions(server: ServerTransaction): void {
     this.reply(
       server,
-      buildResponse(server.request, 200, {
+      this.localResponse(server.request, 200, {
         headers: [
           ['Allow', ALLOW],
           ['Accept', 'application/sdp'],
@@ -392,11 +380,11 @@ export class Proxy implements TransactionUser, ContextHost {
     const ctx = server.user instanceof ProxyContext ? server.user : undefined;
     if (ctx?.finalSent || (server.lastResponse && server.lastResponse.status >= 200)) return;
     if (err instanceof SipParseError) {
-      this.reply(server, buildResponse(server.request, err.status, { reason: err.message }));
+      this.reply(server, this.localResponse(server.request, err.status, { reason: err.message }));
       return;
     }
     this.d.log.warn({ err }, 'routing failed');
     const reason = err instanceof Error && 'code' in err ? err.message : 'Routing Failed';
-    this.reply(server, buildResponse(server.request, 500, { reason: safeReason(reason) }));
+    this.reply(server, this.localResponse(server.request, 500, { reason: safeReason(reason) }));
   }
 }

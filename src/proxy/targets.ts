@@ -4,6 +4,8 @@
 import { parseMaxForwards } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
 import type { SipUri } from '../sip/types.js';
+import { aorOf } from '../registrar/aor.js';
+import type { Registrar } from '../registrar/registrar.js';
 import type { Binding } from '../registrar/store.js';
 import { parseUriShared } from '../sip/uri.js';
 import type { Destination, Envelope } from '../transport/types.js';
@@ -54,4 +56,22 @@ export function isDialogInitiating(req: SipMessage): boolean {
 /** A reason phrase must be one line of text. */
 export function safeReason(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').slice(0, 120);
+}
+
+/** Registered contacts, highest q first; equal q forks in parallel, lower q only after (RFC 3261 16.6). */
+export function contactGroups(registrar: Registrar, ruri: SipUri, now: number): Target[][] {
+  const bindings = registrar.lookup(aorOf(ruri), now);
+  const groups: Target[][] = [];
+  let lastQ = Number.NaN;
+  for (const b of bindings) {
+    const target: Target = {
+      uri: b.contact,
+      routes: b.path.length ? b.path : undefined,
+      destination: b.path.length ? undefined : registeredConnection(b),
+    };
+    if (b.q !== lastQ) groups.push([]);
+    groups[groups.length - 1]!.push(target);
+    lastQ = b.q;
+  }
+  return groups;
 }
