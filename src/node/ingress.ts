@@ -5,8 +5,10 @@
 import type { Logger } from '../core/log.js';
 import { SipParseError } from '../core/errors.js';
 import type { SipMessage } from '../sip/message.js';
+import { parseVia } from '../sip/headers.js';
 import { parseMessage } from '../sip/parser.js';
-import { buildResponse } from '../sip/response.js';
+import type { Via } from '../sip/types.js';
+import { buildLocalResponse, type ToTagKey } from '../sip/local-response.js';
 import { validateRequest, validateResponse } from '../sip/validate.js';
 import { responseDestination } from '../tm/response-route.js';
 import type { Envelope, Sender } from '../transport/types.js';
@@ -24,6 +26,8 @@ export interface IngressDeps {
   sender: Sender;
   counters: IngressCounters;
   log: Logger;
+  /** Key of the To tags of our 400s (src/sip/local-response.ts). */
+  toTags: ToTagKey;
   /** The next stage: the anycast gate, or the transaction layer directly on a single node. */
   next: (msg: SipMessage, env: Envelope) => void;
 }
@@ -38,8 +42,13 @@ export class Ingress {
     } catch (err) {
       this.d.counters.parseError();
       const partial = err instanceof SipParseError ? err.partial : undefined;
-      if (partial?.isRequest) this.rejectRequest(partial, env, (err as SipParseError).status, (err as SipParseError).message);
-      else this.d.log.debug({ err, remote: env.remote }, 'unparseable message dropped');
+      if (partial?.isRequest) {
+        this.rejectRequest(partial, env, (err as SipParseError).status, (err as SipParseError).message);
+        return;
+      }
+      // Nothing to answer to: a broken response, or no request line and Via we could read.
+      this.d.counters.drop(looksLikeResponse(data) ? 'bad_response' : 'unparseable');
+      this.d.log.debug({ err, remote: env.remote }, 'unparseable message dropped');
       return;
     }
     try {
@@ -76,8 +85,9 @@ export class Ingress {
       return;
     }
     try {
-      const res = buildResponse(req, status, { reason });
-      this.d.sender.send(res.serialize(), responseDestination(req.topVia, env));
+      const res = buildLocalResponse(req, status, this.d.toTags, { reason });
+      // Only the top Via addresses the answer: a broken one further down is the reason, not an obstacle.
+      this.d.sender.send(res.serialize(), responseDestination(topViaOnly(req), env));
       this.d.counters.responseOut(status);
     } catch (err) {
       // Not even a usable Via / From / To to answer to.
@@ -85,4 +95,17 @@ export class Ingress {
       this.d.log.debug({ err, remote: env.remote }, 'bad request could not be answered');
     }
   }
+}
+
+function topViaOnly(req: SipMessage): Via {
+  const first = req.getAll('via')[0];
+  if (first === undefined) throw new SipParseError('Missing Via header');
+  return parseVia(first);
+}
+
+/** A status line ("SIP/2.0 ..." after any leading CRLFs): never answered. */
+function looksLikeResponse(data: Buffer): boolean {
+  let i = 0;
+  while (i < data.length && (data[i] === 0x0d || data[i] === 0x0a)) i++;
+  return data.toString('latin1', i, i + 4).toUpperCase() === 'SIP/';
 }

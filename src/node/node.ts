@@ -13,6 +13,7 @@ import { FlowTokens } from '../proxy/flow-token.js';
 import { Proxy } from '../proxy/proxy.js';
 import { loadRouteHook } from '../proxy/route-hook.js';
 import { Registrar } from '../registrar/registrar.js';
+import { ToTagKey } from '../sip/local-response.js';
 import { TransactionLayer } from '../tm/layer.js';
 import { TimerWheel } from '../tm/timer-wheel.js';
 import { TransportLayer } from '../transport/layer.js';
@@ -69,6 +70,9 @@ export class Node {
   /** What tm and the proxy send through: the transport, or the anycast sender once the gate exists. */
   private out: Sender;
   private readonly opts: NodeOptions;
+  /** Key of the Via branch MAC; the To tags of our own responses are derived from it too. */
+  private readonly branchSecret: string | Buffer;
+  private readonly toTags: ToTagKey;
   private readonly sendOut: Sender = {
     send: (data, dest, onError) => this.out.send(data, dest, onError),
     socketFor: (dest) => this.out.socketFor(dest),
@@ -95,7 +99,9 @@ export class Node {
       });
     this.out = this.transport;
     this.wheel = new TimerWheel({ now: this.clock.now() });
-    this.registrar = config.registrar.enabled ? new Registrar(config.registrar) : undefined;
+    this.branchSecret = config.node.branch_secret || randomBytes(16);
+    this.toTags = new ToTagKey(this.branchSecret);
+    this.registrar = config.registrar.enabled ? new Registrar(config.registrar, this.toTags) : undefined;
   }
 
   /** Bind every socket, load the route hook, start timers and the admin endpoint. */
@@ -110,7 +116,7 @@ export class Node {
     await this.transport.start();
     const sockets = this.transport.sockets();
     const counters = this.metrics;
-    const branchSecret = c.node.branch_secret || randomBytes(16);
+    const branchSecret = this.branchSecret;
     this.proxy = new Proxy({
       nodeId: c.node.id,
       tm: {
@@ -130,6 +136,7 @@ export class Node {
       settings: c.proxy,
       clock: this.clock,
       counters,
+      toTags: this.toTags,
       log: this.log,
     });
     this.tm = new TransactionLayer({
@@ -145,6 +152,7 @@ export class Node {
       sender: this.sendOut,
       counters,
       log: this.log,
+      toTags: this.toTags,
       next: (msg, env) => this.next(msg, env),
     });
     if (this.opts.realTimers !== false) this.wheel.start(this.clock, 10);

@@ -4,7 +4,7 @@
 // (q-value ordering of registered contacts, or a serial route).
 
 import type { SipMessage } from '../sip/message.js';
-import { buildResponse, reasonPhrase } from '../sip/response.js';
+import { reasonPhrase, type ResponseOptions } from '../sip/response.js';
 import type { ClientHandler, ClientTransaction, ServerTransaction } from '../tm/types.js';
 import type { SipUri } from '../sip/types.js';
 import type { Destination, Envelope } from '../transport/types.js';
@@ -35,6 +35,8 @@ export interface ContextHost {
   reply(server: ServerTransaction, res: SipMessage): void;
   /** Count something the context refused to relay. */
   dropped(reason: string): void;
+  /** A response of our own to `req`, with the To tag of RFC 3261 8.2.6.2 (src/sip/local-response.ts). */
+  localResponse(req: SipMessage, status: number, opts?: ResponseOptions): SipMessage;
 }
 
 export class ProxyContext implements ClientHandler {
@@ -109,7 +111,7 @@ export class ProxyContext implements ClientHandler {
     this.pending--;
     if (isBetter(503, this.bestStatus)) {
       this.bestStatus = 503;
-      this.best = buildResponse(this.server.request, 503, { reason });
+      this.best = this.host.localResponse(this.server.request, 503, { reason });
       this.bestIsLocal = true;
     }
     if (this.pending === 0 && !this.finalSent && (this.cancelled || !this.nextGroup())) this.sendBest();
@@ -181,11 +183,11 @@ export class ProxyContext implements ClientHandler {
     let res = this.best;
     // A cancelled request whose branches only timed out (or never started) still ends in 487 upstream.
     if (this.cancelled && (res === undefined || res.status === 408)) {
-      this.host.reply(this.server, buildResponse(req, 487, { reason: 'Request Terminated' }));
+      this.host.reply(this.server, this.host.localResponse(req, 487, { reason: 'Request Terminated' }));
       return;
     }
     if (!res) {
-      this.host.reply(this.server, buildResponse(req, 500, { reason: 'No Branch Answered' }));
+      this.host.reply(this.server, this.host.localResponse(req, 500, { reason: 'No Branch Answered' }));
       return;
     }
     if (res.status === 503) res = relabel(res, 500); // 16.7 step 6: a 503 must not make upstream think we are overloaded
@@ -217,7 +219,7 @@ export class ProxyContext implements ClientHandler {
     if (!res.has('via')) {
       this.host.dropped('response_without_via');
       const toTag = res.toTag;
-      res = buildResponse(this.server.request, res.status, { reason: res.reason, toTag });
+      res = this.host.localResponse(this.server.request, res.status, { reason: res.reason, toTag });
     }
     this.host.reply(this.server, res);
   }

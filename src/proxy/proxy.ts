@@ -6,23 +6,24 @@ import { SipParseError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { parseMaxForwards, parseNameAddr } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
-import { buildResponse } from '../sip/response.js';
+import { buildLocalResponse, type ToTagKey } from '../sip/local-response.js';
+import type { ResponseOptions } from '../sip/response.js';
 import { parseUriShared } from '../sip/uri.js';
 import type { SipUri } from '../sip/types.js';
 import type { Registrar } from '../registrar/registrar.js';
-import { aorOf } from '../registrar/aor.js';
-import type { Binding } from '../registrar/store.js';
 import { computeLoopHash } from '../tm/loop.js';
 import type { ClientTransaction, ServerTransaction, TransactionUser } from '../tm/types.js';
 import type { Destination, Envelope, Sender, SocketSpec } from '../transport/types.js';
 import { type ContextHost, ProxyContext, type Target } from './context.js';
 import type { FlowTokens } from './flow-token.js';
-import { type LocalAddresses, normalizeHost } from './local-address.js';
+import { type CheckDeps, requestChecks } from './checks.js';
+import type { LocalAddresses } from './local-address.js';
 import { preprocessRoute } from './loose-route.js';
 import { recordRoutes } from './record-route.js';
-import { resolveUri, uriTransport } from './resolve.js';
+import { resolveUri } from './resolve.js';
 import { checkDecision, type RouteHook, routeRequest } from './route-hook.js';
 import { matchRoute, type RouteEntry } from './route-table.js';
+import { contactGroups, decrementMaxForwards, isDialogInitiating, routeTarget, safeReason, sameSide } from './targets.js';
 
 /** The part of the transaction layer the proxy drives. */
 export interface TransactionApi {
@@ -62,13 +63,26 @@ export interface ProxyDeps {
   settings: ProxySettings;
   clock: Clock;
   counters: ProxyCounters;
+  /** Key of the To tags of our own responses: the same on every node of a cluster. */
+  toTags: ToTagKey;
   log: Logger;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH';
 
 export class Proxy implements TransactionUser, ContextHost {
-  constructor(private readonly d: ProxyDeps) {}
+  private readonly checkDeps: CheckDeps;
+
+  constructor(private readonly d: ProxyDeps) {
+    this.checkDeps = {
+      nodeId: d.nodeId,
+      decodeBranch: (branch) => d.tm.decodeBranch(branch),
+      // Read at each request: settings may be replaced on reload.
+      get proxyRequireSupported() {
+        return d.settings.proxy_require_supported;
+      },
+    };
+  }
 
   // ---- TransactionUser ----------------------------------------------------
 
@@ -81,13 +95,18 @@ export class Proxy implements TransactionUser, ContextHost {
     try {
       // Over the request as received, before any Route or Request-URI change (16.6 step 8).
       ctx.loopHash = computeLoopHash(req);
-      if (this.rejectedByChecks(req, server, ctx.loopHash)) return;
+      const outcome = requestChecks(req, ctx.loopHash, this.checkDeps);
+      if (outcome) {
+        if (outcome.kind === 'answer_options') this.answerOptions(server);
+        else this.reply(server, this.localResponse(req, outcome.status, { reason: outcome.reason, headers: outcome.headers }));
+        return;
+      }
     } catch (err) {
       this.fail(server, err);
       return;
     }
     // 16.2: tell the caller we are on it before routing, which may wait for a hook or DNS.
-    if (req.method === 'INVITE') this.reply(server, buildResponse(req, 100));
+    if (req.method === 'INVITE') this.reply(server, this.localResponse(req, 100));
     try {
       this.route(req, env, ctx)?.catch((err: unknown) => this.fail(server, err));
     } catch (err) {
@@ -99,10 +118,10 @@ export class Proxy implements TransactionUser, ContextHost {
     const ctx = invite?.user;
     if (!invite || !(ctx instanceof ProxyContext) || ctx.finalSent) {
       // 16.10: no matching transaction (or already answered): nothing to cancel here.
-      this.reply(cancelTxn, buildResponse(cancelTxn.request, 481, { reason: 'Call/Transaction Does Not Exist' }));
+      this.reply(cancelTxn, this.localResponse(cancelTxn.request, 481, { reason: 'Call/Transaction Does Not Exist' }));
       return;
     }
-    this.reply(cancelTxn, buildResponse(cancelTxn.request, 200));
+    this.reply(cancelTxn, this.localResponse(cancelTxn.request, 200));
     ctx.cancel();
   }
 
@@ -129,6 +148,10 @@ export class Proxy implements TransactionUser, ContextHost {
 
   dropped(reason: string): void {
     this.d.counters.drop(reason);
+  }
+
+  localResponse(req: SipMessage, status: number, opts?: ResponseOptions): SipMessage {
+    return buildLocalResponse(req, status, this.d.toTags, opts);
   }
 
   forward(ctx: ProxyContext, target: Target): ClientTransaction | Promise<ClientTransaction> {
@@ -167,35 +190,6 @@ export class Proxy implements TransactionUser, ContextHost {
 
   // ---- request routing ------------------------------------------------------
 
-  /** The cheap checks of 16.3 that answer at once (Kamailio's sanity + maxfwd). True when answered. */
-  private rejectedByChecks(req: SipMessage, server: ServerTransaction, loopHash: string): boolean {
-    // 16.3 step 3: Max-Forwards. OPTIONS with 0 is answered by us (RFC 3261 11 / 16.3).
-    const mf = req.get('max-forwards');
-    if (mf !== undefined && parseMaxForwards(mf) === 0) {
-      if (req.method === 'OPTIONS') this.answerOptions(server);
-      else this.reply(server, buildResponse(req, 483, { reason: 'Too Many Hops' }));
-      return true;
-    }
-    // 16.3 step 4: a Via of ours whose loop hash matches this very request means it came back unchanged: a loop.
-    // The same request with another Request-URI (a spiral) has another hash and goes on.
-    for (const via of req.vias) {
-      const mine = this.d.tm.decodeBranch(via.branch);
-      if (mine?.valid && mine.loop === loopHash && mine.nodeId === this.d.nodeId) {
-        this.reply(server, buildResponse(req, 482, { reason: 'Loop Detected' }));
-        return true;
-      }
-    }
-    // 16.3 step 5: Proxy-Require.
-    const unsupported = req
-      .getAll('proxy-require')
-      .filter((tag) => !this.d.settings.proxy_require_supported.includes(tag.toLowerCase()));
-    if (unsupported.length) {
-      this.reply(server, buildResponse(req, 420, { reason: 'Bad Extension', headers: [['Unsupported', unsupported.join(', ')]] }));
-      return true;
-    }
-    return false;
-  }
-
   /** Routing decision (16.4-16.6). Synchronous unless a route hook is configured. */
   private route(req: SipMessage, env: Envelope, ctx: ProxyContext): Promise<void> | void {
     const server = ctx.server;
@@ -215,11 +209,11 @@ export class Proxy implements TransactionUser, ContextHost {
     const inDialog = req.toTag !== undefined;
     if (this.d.local.isMe(ruri) && !ruri.user) {
       if (req.method === 'OPTIONS') return this.answerOptions(server);
-      if (inDialog) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
+      if (inDialog) return this.reply(server, this.localResponse(req, 404, { reason: 'Not Here' }));
     }
     if (inDialog) {
       // The Request-URI is the remote target: send it there.
-      if (this.d.local.isMe(ruri)) return this.reply(server, buildResponse(req, 404, { reason: 'Not Here' }));
+      if (this.d.local.isMe(ruri)) return this.reply(server, this.localResponse(req, 404, { reason: 'Not Here' }));
       return ctx.start([[{ socketId }]]);
     }
 
@@ -235,7 +229,7 @@ export class Proxy implements TransactionUser, ContextHost {
   private async routeByHook(req: SipMessage, env: Envelope, ctx: ProxyContext, ruri: SipUri): Promise<void> {
     const decision = checkDecision(await this.d.hook!(routeRequest(req, env)));
     if (decision) {
-      if ('status' in decision) return this.reply(ctx.server, buildResponse(req, decision.status, { reason: decision.reason }));
+      if ('status' in decision) return this.reply(ctx.server, this.localResponse(req, decision.status, { reason: decision.reason }));
       const targets = decision.targets.map((uri) => routeTarget(uri, decision.socket));
       return this.startUnlessCancelled(ctx, decision.strategy === 'serial' ? targets.map((t) => [t]) : [targets]);
     }
@@ -247,7 +241,7 @@ export class Proxy implements TransactionUser, ContextHost {
     const server = ctx.server;
     const local = this.d.local.isLocalDomain(ruri);
     if (local && this.d.registrar && ruri.user !== undefined) {
-      const groups = this.contactGroups(ruri);
+      const groups = contactGroups(this.d.registrar, ruri, this.d.clock.now());
       if (groups.length) return this.startUnlessCancelled(ctx, groups);
     }
 
@@ -258,26 +252,8 @@ export class Proxy implements TransactionUser, ContextHost {
     }
 
     if (!local) return this.startUnlessCancelled(ctx, [[{}]]); // relay to the Request-URI's host
-    if (this.d.registrar) return this.reply(server, buildResponse(req, 404, { reason: 'Not Found' }));
-    return this.reply(server, buildResponse(req, 503, { reason: 'No Route' }));
-  }
-
-  /** Registered contacts, highest q first; equal q forks in parallel, lower q only after (RFC 3261 16.6). */
-  private contactGroups(ruri: SipUri): Target[][] {
-    const bindings = this.d.registrar!.lookup(aorOf(ruri), this.d.clock.now());
-    const groups: Target[][] = [];
-    let lastQ = Number.NaN;
-    for (const b of bindings) {
-      const target: Target = {
-        uri: b.contact,
-        routes: b.path.length ? b.path : undefined,
-        destination: b.path.length ? undefined : registeredConnection(b),
-      };
-      if (b.q !== lastQ) groups.push([]);
-      groups[groups.length - 1]!.push(target);
-      lastQ = b.q;
-    }
-    return groups;
+    if (this.d.registrar) return this.reply(server, this.localResponse(req, 404, { reason: 'Not Found' }));
+    return this.reply(server, this.localResponse(req, 503, { reason: 'No Route' }));
   }
 
   private startUnlessCancelled(ctx: ProxyContext, groups: Target[][]): void {
@@ -389,7 +365,7 @@ export class Proxy implements TransactionUser, ContextHost {
   private answerOptions(server: ServerTransaction): void {
     this.reply(
       server,
-      buildResponse(server.request, 200, {
+      this.localResponse(server.request, 200, {
         headers: [
           ['Allow', ALLOW],
           ['Accept', 'application/sdp'],
@@ -404,57 +380,11 @@ export class Proxy implements TransactionUser, ContextHost {
     const ctx = server.user instanceof ProxyContext ? server.user : undefined;
     if (ctx?.finalSent || (server.lastResponse && server.lastResponse.status >= 200)) return;
     if (err instanceof SipParseError) {
-      this.reply(server, buildResponse(server.request, err.status, { reason: err.message }));
+      this.reply(server, this.localResponse(server.request, err.status, { reason: err.message }));
       return;
     }
     this.d.log.warn({ err }, 'routing failed');
     const reason = err instanceof Error && 'code' in err ? err.message : 'Routing Failed';
-    this.reply(server, buildResponse(server.request, 500, { reason: safeReason(reason) }));
+    this.reply(server, this.localResponse(server.request, 500, { reason: safeReason(reason) }));
   }
 }
-
-/** The socket the request came in on, when the next hop uses that same transport. */
-function sameSide(next: SipUri, env: Envelope): string | undefined {
-  return uriTransport(next) === env.transport ? env.socketId : undefined;
-}
-
-/**
- * A route target without a user part is a next hop: the Request-URI is kept, as a gateway
- * needs the dialled number. With a user part it is a new request target and replaces it.
- */
-function routeTarget(uri: string, socketId: string | undefined): Target {
-  const parsed = parseUriShared(uri);
-  return parsed.user === undefined ? { nextHop: parsed, socketId } : { uri, socketId };
-}
-
-/**
- * A phone on WebSocket is reached only over the connection it registered on
- * (its Contact host is usually *.invalid); on TCP, when its Contact is the
- * very address it connected from. Otherwise the Contact is dialled as usual.
- */
-function registeredConnection(b: Binding): Destination | undefined {
-  const src = b.source;
-  if (src.transport === 'ws') return { ...src };
-  if (src.transport === 'tcp' && normalizeHost(b.uri.host) === src.address && (b.uri.port ?? 5060) === src.port) {
-    return { ...src };
-  }
-  return undefined;
-}
-
-function decrementMaxForwards(req: SipMessage, initial: number): void {
-  const mf = req.get('max-forwards');
-  req.set('Max-Forwards', String(mf === undefined ? initial : parseMaxForwards(mf) - 1));
-}
-
-/** Requests that create a dialog or may: Record-Route them (REGISTER never). */
-function isDialogInitiating(req: SipMessage): boolean {
-  if (req.toTag !== undefined) return false;
-  const m = req.method;
-  return m !== 'REGISTER' && m !== 'CANCEL' && m !== 'ACK';
-}
-
-/** A reason phrase must be one line of text. */
-function safeReason(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').slice(0, 120);
-}
-

@@ -4,7 +4,7 @@
 import { SipParseError } from '../core/errors.js';
 import { parseNameAddr } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
-import { buildResponse } from '../sip/response.js';
+import { buildLocalResponse, type ToTagKey } from '../sip/local-response.js';
 import { uriEquals } from '../sip/uri.js';
 import type { NameAddr } from '../sip/types.js';
 import type { Destination, Envelope } from '../transport/types.js';
@@ -24,7 +24,11 @@ export type RegisterOutcome = 'registered' | 'unregistered' | 'queried' | 'rejec
 export class Registrar {
   readonly store = new LocationStore();
 
-  constructor(private readonly settings: RegistrarSettings) {}
+  constructor(
+    private readonly settings: RegistrarSettings,
+    /** Key of the To tags of our responses (src/sip/local-response.ts). */
+    private readonly toTags: ToTagKey,
+  ) {}
 
   /** Build the response to a REGISTER whose Request-URI is a domain we serve. */
   handle(req: SipMessage, env: Envelope, now: number): { response: SipMessage; outcome: RegisterOutcome } {
@@ -32,7 +36,7 @@ export class Registrar {
       return this.process(req, env, now);
     } catch (err) {
       if (err instanceof SipParseError) {
-        return { response: buildResponse(req, 400, { reason: err.message }), outcome: 'rejected' };
+        return { response: buildLocalResponse(req, 400, this.toTags, { reason: err.message }), outcome: 'rejected' };
       }
       throw err;
     }
@@ -51,7 +55,7 @@ export class Registrar {
     const headerExpires = expiresHeader === undefined ? undefined : parseDelta(expiresHeader, 'Expires');
 
     const reject = (status: number, reason: string, headers?: Array<[string, string]>) => ({
-      response: buildResponse(req, status, { reason, headers }),
+      response: buildLocalResponse(req, status, this.toTags, { reason, headers }),
       outcome: 'rejected' as const,
     });
 
@@ -138,7 +142,7 @@ export class Registrar {
     const supported = req.getAll('supported').map((s) => s.toLowerCase());
     if (supported.includes('path')) for (const p of req.getAll('path')) headers.push(['Path', p]);
     headers.push(['Date', new Date().toUTCString()]);
-    return buildResponse(req, 200, { headers });
+    return buildLocalResponse(req, 200, this.toTags, { headers });
   }
 }
 

@@ -16,3 +16,4 @@ export {
 export { checkHost, formatUri, parsePort, parseUri, unescapeUser, uriEquals } from './uri.js';
 export { isRfc1123Gmt, validateRequest, validateResponse, type Rejection } from './validate.js';
 export { buildAck, buildCancel, buildResponse, reasonPhrase, type ResponseOptions } from './response.js';
+export { buildLocalResponse, ToTagKey } from './local-response.js';

@@ -2,6 +2,11 @@
 // is the transport's job. Only the start line, header boundaries and
 // Content-Length are checked here; header values are parsed lazily by the
 // model and strictly by validate.ts.
+//
+// A broken request is read on as far as it goes (a truncated head, a broken
+// header line, a bad request line): the error thrown carries what was read as
+// `partial`, so ingress can still answer 400 to its Via. Only the first
+// error is reported.
 
 import { SipParseError } from '../core/errors.js';
 import { isToken, isWs, trimLws } from './chars.js';
@@ -43,11 +48,28 @@ export function parseMessage(buf: Buffer, opts?: ParseOptions): SipMessage {
     }
     pos = next;
   }
-  if (headEnd < 0) throw new SipParseError('Missing empty line after headers');
-
-  const head = buf.toString('latin1', start, headEnd);
+  // Structural errors: the message is read on, and carries `partial` only when a Via was found.
+  let early: SipParseError | undefined;
+  let head: string;
+  if (headEnd < 0) {
+    // Truncated (a cut datagram, trash): the header lines that are there may still carry a Via.
+    early = new SipParseError('Missing empty line after headers');
+    head = buf.toString('latin1', start, len);
+    if (!head.endsWith('\n')) head += '\n';
+    headEnd = bodyStart = len;
+  } else {
+    head = buf.toString('latin1', start, headEnd);
+  }
   const firstNl = head.indexOf('\n');
-  const startLine = parseStartLine(stripCr(head.slice(0, firstNl)));
+  let startLine: StartLine;
+  try {
+    startLine = parseStartLine(stripCr(head.slice(0, firstNl)));
+  } catch (err) {
+    // A response is never answered; a request line we cannot read still has headers to answer to.
+    if (isSipVersionPrefix(head) || !(err instanceof SipParseError)) throw err;
+    early ??= err;
+    startLine = salvagedRequestLine(head.slice(0, firstNl));
+  }
   // Errors found once the headers are split are thrown at the end, with the
   // message attached, so a server can still answer (505, 400) instead of dropping.
   let late: SipParseError | undefined = versionError(startLine.version);
@@ -58,7 +80,6 @@ export function parseMessage(buf: Buffer, opts?: ParseOptions): SipMessage {
   const n = head.length;
   while (i < n) {
     const c0 = head.charCodeAt(i);
-    if (isWs(c0)) throw new SipParseError('Unexpected continuation line');
     // A field runs to the first line end not followed by SP/HTAB (folding).
     let end = head.indexOf('\n', i);
     let folded = false;
@@ -66,20 +87,37 @@ export function parseMessage(buf: Buffer, opts?: ParseOptions): SipMessage {
       folded = true;
       end = head.indexOf('\n', end + 1);
     }
+    if (isWs(c0)) {
+      early ??= new SipParseError('Unexpected continuation line');
+      i = end + 1;
+      continue;
+    }
     const raw = head.slice(i, end + 1);
     let j = 0;
     while (j < raw.length && isTokenCharCode(raw.charCodeAt(j))) j++;
     const name = internName(raw.slice(0, j));
     let k = j;
     while (k < raw.length && isWs(raw.charCodeAt(k))) k++;
-    if (j === 0 || raw.charCodeAt(k) !== 0x3a /* : */) throw new SipParseError('Malformed header line');
+    if (j === 0 || raw.charCodeAt(k) !== 0x3a /* : */) {
+      early ??= new SipParseError('Malformed header line');
+      i = end + 1;
+      continue;
+    }
     let value = raw.slice(k + 1);
     // Unfold: each line break plus the whitespace after it becomes one SP.
     if (folded) value = value.replace(/\r?\n[ \t]+/g, ' ');
     value = trimLws(value);
     const key = headerKey(name);
     if (key === 'content-length') {
-      const cl = parseContentLength(value);
+      let cl: number;
+      try {
+        cl = parseContentLength(value);
+      } catch (err) {
+        if (!(err instanceof SipParseError)) throw err;
+        early ??= err;
+        i = end + 1;
+        continue;
+      }
       if (contentLength !== undefined && cl !== contentLength) late ??= new SipParseError('Conflicting Content-Length');
       contentLength ??= cl;
     }
@@ -105,11 +143,22 @@ export function parseMessage(buf: Buffer, opts?: ParseOptions): SipMessage {
     body = buf.subarray(bodyStart, bodyStart + contentLength);
   }
   const msg = new SipMessage(startLine, headers, body);
+  if (early) {
+    if (startLine.kind === 'request' && headers.some((h) => h.key === 'via')) early.partial = msg;
+    throw early;
+  }
   if (late) {
     late.partial = msg;
     throw late;
   }
   return msg;
+}
+
+/** The method of a request line that does not parse, when it is a token; the rest is not needed to answer. */
+function salvagedRequestLine(line: string): StartLine {
+  const sp = line.indexOf(' ');
+  const method = sp > 0 ? line.slice(0, sp) : '';
+  return { kind: 'request', method: isToken(method) ? method : '', uri: '', version: 'SIP/2.0' };
 }
 
 const EMPTY_BODY = Buffer.alloc(0);

@@ -2,7 +2,8 @@
 
 import type { Clock } from '../core/clock.js';
 import type { SipMessage } from '../sip/message.js';
-import { buildCancel, buildResponse } from '../sip/response.js';
+import { buildLocalResponse, ToTagKey } from '../sip/local-response.js';
+import { buildCancel } from '../sip/response.js';
 import type { Destination, Envelope, Sender, SocketSpec, TransportName } from '../transport/types.js';
 import { BranchCodec, hasMagicCookie, type DecodedBranch } from './branch.js';
 import type { ClientBase } from './client-base.js';
@@ -56,6 +57,7 @@ export class TransactionLayer implements TxnContext {
   readonly counters: TmCounters = newCounters();
   readonly events: TmEvents | undefined;
   readonly codec: BranchCodec;
+  private readonly toTags: ToTagKey;
   armed = 0;
   private readonly servers = new Map<string, ServerBase>();
   private readonly clients = new Map<string, ClientBase>();
@@ -76,6 +78,7 @@ export class TransactionLayer implements TxnContext {
     this.clock = opts.clock;
     this.events = opts.events;
     this.codec = new BranchCodec(opts.branchSecret, opts.nodeId);
+    this.toTags = new ToTagKey(opts.branchSecret);
   }
 
   get nodeId(): number {
@@ -253,7 +256,7 @@ export class TransactionLayer implements TxnContext {
   }
 
   localResponse(req: SipMessage, status: number): SipMessage {
-    return buildResponse(req, status);
+    return buildLocalResponse(req, status, this.toTags);
   }
 
   // ---- internals ---------------------------------------------------------------

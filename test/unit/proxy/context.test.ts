@@ -3,7 +3,8 @@
 import test from 'ava';
 import { ProxyContext, type ContextHost, type Target } from '../../../src/proxy/context.js';
 import { SipMessage } from '../../../src/sip/message.js';
-import { buildResponse } from '../../../src/sip/response.js';
+import { buildResponse, type ResponseOptions } from '../../../src/sip/response.js';
+import { buildLocalResponse, ToTagKey } from '../../../src/sip/local-response.js';
 import type { ClientTransaction, ServerTransaction } from '../../../src/tm/types.js';
 
 function invite(): SipMessage {
@@ -43,6 +44,10 @@ class Harness implements ContextHost {
   }
   reply(_server: ServerTransaction, res: SipMessage): void {
     this.upstream.push(res);
+  }
+  private readonly tags = new ToTagKey('context-test-secret');
+  localResponse(req: SipMessage, status: number, opts?: ResponseOptions): SipMessage {
+    return buildLocalResponse(req, status, this.tags, opts);
   }
   readonly drops: string[] = [];
   dropped(reason: string): void {

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { Registrar } from '../../../src/registrar/registrar.js';
+import { ToTagKey } from '../../../src/sip/local-response.js';
 import { aorOf } from '../../../src/registrar/aor.js';
 import { SipMessage } from '../../../src/sip/message.js';
 import { parseUri } from '../../../src/sip/uri.js';
@@ -35,7 +36,7 @@ test('AOR canonical form ignores port, params, escapes and sips', (t) => {
 });
 
 test('register, query, and the 200 lists every contact with its expiry and q', (t) => {
-  const r = new Registrar(settings);
+  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
   const a = r.handle(register(['<sip:alice@192.0.2.10:5062>;q=0.5', '<sip:alice@192.0.2.11>;expires=120']), env, 0);
   t.is(a.response.status, 200);
   const contacts = a.response.getAll('contact');
@@ -50,7 +51,7 @@ test('register, query, and the 200 lists every contact with its expiry and q', (
 });
 
 test('bindings expire', (t) => {
-  const r = new Registrar(settings);
+  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
   r.handle(register(['<sip:alice@192.0.2.10>'], { expires: '60' }), env, 0);
   t.is(r.lookup('sip:alice@example.com', 59_000).length, 1);
   t.is(r.lookup('sip:alice@example.com', 60_001).length, 0);
@@ -58,7 +59,7 @@ test('bindings expire', (t) => {
 });
 
 test('too brief an interval gets 423 with Min-Expires; too long is clamped', (t) => {
-  const r = new Registrar(settings);
+  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
   const brief = r.handle(register(['<sip:alice@192.0.2.10>'], { expires: '10' }), env, 0);
   t.is(brief.response.status, 423);
   t.is(brief.response.get('min-expires'), '60');
@@ -67,7 +68,7 @@ test('too brief an interval gets 423 with Min-Expires; too long is clamped', (t)
 });
 
 test('expires=0 removes one contact; wildcard removes all and needs Expires: 0', (t) => {
-  const r = new Registrar(settings);
+  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
   r.handle(register(['<sip:alice@192.0.2.10>', '<sip:alice@192.0.2.11>']), env, 0);
   r.handle(register(['<sip:alice@192.0.2.10>;expires=0']), env, 0);
   t.is(r.store.size, 1);
@@ -80,7 +81,7 @@ test('expires=0 removes one contact; wildcard removes all and needs Expires: 0',
 });
 
 test('an older CSeq on the same Call-ID is refused with 500 and changes nothing', (t) => {
-  const r = new Registrar(settings);
+  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
   r.handle(register(['<sip:alice@192.0.2.10>'], { cseq: 10, callId: 'c1' }), env, 0);
   const old = r.handle(register(['<sip:alice@192.0.2.10>;expires=0'], { cseq: 9, callId: 'c1' }), env, 0);
   t.is(old.response.status, 500);
@@ -88,14 +89,14 @@ test('an older CSeq on the same Call-ID is refused with 500 and changes nothing'
 });
 
 test('max_contacts is enforced with 503', (t) => {
-  const r = new Registrar(settings);
+  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
   const res = r.handle(register(['<sip:a@1.1.1.1>', '<sip:a@1.1.1.2>', '<sip:a@1.1.1.3>', '<sip:a@1.1.1.4>']), env, 0);
   t.is(res.response.status, 503);
   t.is(r.store.size, 0);
 });
 
 test('Path is stored and echoed only to a UA that supports it (RFC 3327)', (t) => {
-  const r = new Registrar(settings);
+  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
   const path = '<sip:edge.example.com;lr>';
   const without = r.handle(register(['<sip:alice@192.0.2.10>'], { extra: [['Path', path]] }), env, 0);
   t.false(without.response.has('path'));
@@ -105,7 +106,7 @@ test('Path is stored and echoed only to a UA that supports it (RFC 3327)', (t) =
 });
 
 test('a malformed Expires or q gets 400 with a reason, not an exception', (t) => {
-  const r = new Registrar(settings);
+  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
   const e = r.handle(register(['<sip:alice@192.0.2.10>'], { expires: 'soon' }), env, 0);
   t.is(e.response.status, 400);
   t.regex(e.response.reason, /Expires/);

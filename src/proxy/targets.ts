@@ -1,0 +1,77 @@
+// Small pure helpers of forwarding: what a route target means, where a
+// registered contact is reached, and the header edits of 16.6.
+
+import { parseMaxForwards } from '../sip/headers.js';
+import type { SipMessage } from '../sip/message.js';
+import type { SipUri } from '../sip/types.js';
+import { aorOf } from '../registrar/aor.js';
+import type { Registrar } from '../registrar/registrar.js';
+import type { Binding } from '../registrar/store.js';
+import { parseUriShared } from '../sip/uri.js';
+import type { Destination, Envelope } from '../transport/types.js';
+import type { Target } from './context.js';
+import { normalizeHost } from './local-address.js';
+import { uriTransport } from './resolve.js';
+
+/** The socket the request came in on, when the next hop uses that same transport. */
+export function sameSide(next: SipUri, env: Envelope): string | undefined {
+  return uriTransport(next) === env.transport ? env.socketId : undefined;
+}
+
+/**
+ * A route target without a user part is a next hop: the Request-URI is kept, as a gateway
+ * needs the dialled number. With a user part it is a new request target and replaces it.
+ */
+export function routeTarget(uri: string, socketId: string | undefined): Target {
+  const parsed = parseUriShared(uri);
+  return parsed.user === undefined ? { nextHop: parsed, socketId } : { uri, socketId };
+}
+
+/**
+ * A phone on WebSocket is reached only over the connection it registered on
+ * (its Contact host is usually *.invalid); on TCP, when its Contact is the
+ * very address it connected from. Otherwise the Contact is dialled as usual.
+ */
+export function registeredConnection(b: Binding): Destination | undefined {
+  const src = b.source;
+  if (src.transport === 'ws') return { ...src };
+  if (src.transport === 'tcp' && normalizeHost(b.uri.host) === src.address && (b.uri.port ?? 5060) === src.port) {
+    return { ...src };
+  }
+  return undefined;
+}
+
+export function decrementMaxForwards(req: SipMessage, initial: number): void {
+  const mf = req.get('max-forwards');
+  req.set('Max-Forwards', String(mf === undefined ? initial : parseMaxForwards(mf) - 1));
+}
+
+/** Requests that create a dialog or may: Record-Route them (REGISTER never). */
+export function isDialogInitiating(req: SipMessage): boolean {
+  if (req.toTag !== undefined) return false;
+  const m = req.method;
+  return m !== 'REGISTER' && m !== 'CANCEL' && m !== 'ACK';
+}
+
+/** A reason phrase must be one line of text. */
+export function safeReason(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').slice(0, 120);
+}
+
+/** Registered contacts, highest q first; equal q forks in parallel, lower q only after (RFC 3261 16.6). */
+export function contactGroups(registrar: Registrar, ruri: SipUri, now: number): Target[][] {
+  const bindings = registrar.lookup(aorOf(ruri), now);
+  const groups: Target[][] = [];
+  let lastQ = Number.NaN;
+  for (const b of bindings) {
+    const target: Target = {
+      uri: b.contact,
+      routes: b.path.length ? b.path : undefined,
+      destination: b.path.length ? undefined : registeredConnection(b),
+    };
+    if (b.q !== lastQ) groups.push([]);
+    groups[groups.length - 1]!.push(target);
+    lastQ = b.q;
+  }
+  return groups;
+}
