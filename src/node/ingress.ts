@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.js';
 import { SipParseError } from '../core/errors.js';
 import type { SipMessage } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
+import { tooLargeResponse } from '../proxy/mtu.js';
 import { buildResponse } from '../sip/response.js';
 import { validateRequest, validateResponse } from '../sip/validate.js';
 import { responseDestination } from '../tm/response-route.js';
@@ -26,12 +27,18 @@ export interface IngressDeps {
   log: Logger;
   /** The next stage: the anycast gate, or the transaction layer directly on a single node. */
   next: (msg: SipMessage, env: Envelope) => void;
+  /** transport.max_message_size, named in the 513 of a message over it. */
+  maxMessageSize: number;
 }
 
 export class Ingress {
   constructor(private readonly d: IngressDeps) {}
 
   receive(data: Buffer, env: Envelope): void {
+    if (env.oversize !== undefined) {
+      this.rejectTooLarge(data, env, env.oversize);
+      return;
+    }
     let msg: SipMessage;
     try {
       msg = parseMessage(data, { stream: env.transport !== 'udp' });
@@ -66,6 +73,29 @@ export class Ingress {
       }
       this.d.counters.drop('internal_error');
       this.d.log.error({ err }, 'message processing failed');
+    }
+  }
+
+  /**
+   * A message over transport.max_message_size (Envelope.oversize): a request gets 513, anything
+   * else is dropped; all count as `too_large`. On TCP `data` is the header section alone (its
+   * Content-Length promises more), so the parse ends in "Truncated body" with the request attached.
+   */
+  private rejectTooLarge(data: Buffer, env: Envelope, size: number): void {
+    this.d.counters.drop('too_large');
+    let req: SipMessage | undefined;
+    try {
+      req = parseMessage(data);
+    } catch (err) {
+      if (err instanceof SipParseError) req = err.partial as SipMessage | undefined;
+    }
+    if (req === undefined || !req.isRequest || req.method === 'ACK') return;
+    try {
+      this.d.sender.send(tooLargeResponse(req, size, this.d.maxMessageSize).serialize(), responseDestination(req.topVia, env));
+      this.d.counters.responseOut(513);
+    } catch (err) {
+      this.d.counters.drop('unanswerable');
+      this.d.log.debug({ err, remote: env.remote }, 'over-size request could not be answered');
     }
   }
 
