@@ -34,6 +34,7 @@ proxy:
   max_forwards: 70
   domains: []
   proxy_require_supported: []
+  udp_mtu_threshold: 1300
 
 registrar:
   enabled: true

@@ -126,6 +126,8 @@ const proxySchema = z.strictObject({
   max_forwards: z.int().min(1).max(255).default(70),
   domains: z.array(domain).default([]),
   proxy_require_supported: z.array(z.string().regex(TOKEN, { message: 'must be an option tag (a SIP token)' })).default([]),
+  // RFC 3261 18.1.1: bytes above which a request bound for UDP goes over TCP when it may; 0 = off.
+  udp_mtu_threshold: z.int().min(0).max(65535).default(1300),
 });
 
 const registrarSchema = z.strictObject({

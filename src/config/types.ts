@@ -68,6 +68,11 @@ export interface ProxyConfig {
   domains: string[];
   /** Option tags accepted in Proxy-Require; anything else gets 420. */
   proxy_require_supported: string[];
+  /**
+   * RFC 3261 18.1.1: a request over this many bytes that would go over UDP goes over TCP when the
+   * next hop allows it (no `transport=udp` in its URI, a TCP socket on that side). 0 turns it off.
+   */
+  udp_mtu_threshold: number;
 }
 
 export interface RegistrarConfig {

@@ -39,6 +39,23 @@ export class FramingError extends AnysipError {
   }
 }
 
+/**
+ * A SIP message over a size limit: `transport.max_message_size`, or what one UDP datagram can
+ * carry. Answered with 513 Message Too Large (RFC 3261 18.1.1, 21.5.14) where a request can be
+ * answered; on a stream the connection is then closed, since the rest cannot be framed.
+ */
+export class MessageTooLargeError extends AnysipError {
+  /** Size of the message in bytes (declared by Content-Length when the body was never read). */
+  readonly size: number;
+  /** The limit it went over, in bytes. */
+  readonly limit: number;
+  constructor(message: string, size: number, limit: number) {
+    super('SIP_TOO_LARGE', message);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
 /** A configuration problem: always names the offending key and the file it came from. */
 export class ConfigError extends AnysipError {
   readonly key: string;

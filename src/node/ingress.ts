@@ -9,6 +9,7 @@ import { parseVia } from '../sip/headers.js';
 import { parseMessage } from '../sip/parser.js';
 import type { Via } from '../sip/types.js';
 import { buildLocalResponse, type ToTagKey } from '../sip/local-response.js';
+import { tooLargeReason } from '../proxy/mtu.js';
 import { validateRequest, validateResponse } from '../sip/validate.js';
 import { responseDestination } from '../tm/response-route.js';
 import type { Envelope, Sender } from '../transport/types.js';
@@ -30,12 +31,18 @@ export interface IngressDeps {
   toTags: ToTagKey;
   /** The next stage: the anycast gate, or the transaction layer directly on a single node. */
   next: (msg: SipMessage, env: Envelope) => void;
+  /** transport.max_message_size, named in the 513 of a message over it. */
+  maxMessageSize: number;
 }
 
 export class Ingress {
   constructor(private readonly d: IngressDeps) {}
 
   receive(data: Buffer, env: Envelope): void {
+    if (env.oversize !== undefined) {
+      this.rejectTooLarge(data, env, env.oversize);
+      return;
+    }
     let msg: SipMessage;
     try {
       msg = parseMessage(data, { stream: env.transport !== 'udp' });
@@ -75,6 +82,30 @@ export class Ingress {
       }
       this.d.counters.drop('internal_error');
       this.d.log.error({ err }, 'message processing failed');
+    }
+  }
+
+  /**
+   * A message over transport.max_message_size (Envelope.oversize): a request gets 513, anything
+   * else is dropped; all count as `too_large`. On TCP `data` is the header section alone (its
+   * Content-Length promises more), so the parse ends in "Truncated body" with the request attached.
+   */
+  private rejectTooLarge(data: Buffer, env: Envelope, size: number): void {
+    this.d.counters.drop('too_large');
+    let req: SipMessage | undefined;
+    try {
+      req = parseMessage(data);
+    } catch (err) {
+      if (err instanceof SipParseError) req = err.partial as SipMessage | undefined;
+    }
+    if (req === undefined || !req.isRequest || req.method === 'ACK') return;
+    try {
+      const res = buildLocalResponse(req, 513, this.d.toTags, { reason: tooLargeReason(size, this.d.maxMessageSize) });
+      this.d.sender.send(res.serialize(), responseDestination(req.topVia, env));
+      this.d.counters.responseOut(513);
+    } catch (err) {
+      this.d.counters.drop('unanswerable');
+      this.d.log.debug({ err, remote: env.remote }, 'over-size request could not be answered');
     }
   }
 

@@ -11,6 +11,7 @@ import { createLogger } from '../core/log.js';
 import { LocalAddresses } from '../proxy/local-address.js';
 import { FlowTokens } from '../proxy/flow-token.js';
 import { Proxy } from '../proxy/proxy.js';
+import { MtuPolicy } from '../proxy/mtu.js';
 import { loadRouteHook } from '../proxy/route-hook.js';
 import { Registrar } from '../registrar/registrar.js';
 import { ToTagKey } from '../sip/local-response.js';
@@ -52,6 +53,8 @@ export class Node {
   readonly registrar: Registrar | undefined;
   tm!: TransactionLayer;
   proxy!: Proxy;
+  /** RFC 3261 18.1.1 size rule of the proxy; its counts are exported as anysip_mtu_*. */
+  mtu!: MtuPolicy;
   private admin: AdminServer | undefined;
   /** Drain and undrain (src/node/drain.ts): POST /drain, /undrain; `drain` in /status. */
   drain: Drain | undefined;
@@ -117,6 +120,8 @@ export class Node {
     const sockets = this.transport.sockets();
     const counters = this.metrics;
     const branchSecret = this.branchSecret;
+    const mtuSettings = { udp_mtu_threshold: c.proxy.udp_mtu_threshold, max_message_size: c.transport.max_message_size };
+    this.mtu = new MtuPolicy(mtuSettings, () => this.transport.sockets(), (dest) => this.sendOut.socketFor(dest));
     this.proxy = new Proxy({
       nodeId: c.node.id,
       tm: {
@@ -138,6 +143,7 @@ export class Node {
       counters,
       toTags: this.toTags,
       log: this.log,
+      mtu: this.mtu,
     });
     this.tm = new TransactionLayer({
       nodeId: c.node.id,
@@ -154,6 +160,7 @@ export class Node {
       log: this.log,
       toTags: this.toTags,
       next: (msg, env) => this.next(msg, env),
+      maxMessageSize: c.transport.max_message_size,
     });
     if (this.opts.realTimers !== false) this.wheel.start(this.clock, 10);
     if (this.registrar && this.opts.realTimers !== false) {
@@ -171,6 +178,7 @@ export class Node {
     });
     // /status `transport` and `transactions.counters` in /metrics, as anysip_<section>_<key in snake case>.
     this.metrics.addSnapshot({ prefix: 'transport_', read: () => ({ ...this.transport.stats() }), gauges: TRANSPORT_GAUGES });
+    this.metrics.addSnapshot({ prefix: 'mtu_', read: () => ({ ...this.mtu.counts }) });
     this.metrics.addSnapshot({ prefix: 'transactions_', read: () => ({ ...this.tm.stats().counters, timers: this.tm.stats().timers }), gauges: ['timers'] });
     if (c.cluster) {
       this.cluster = new Cluster({ config: c.cluster, node: c.node, metrics: this.metrics, clock: this.clock, log: this.log });

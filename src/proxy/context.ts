@@ -8,7 +8,9 @@ import { reasonPhrase, type ResponseOptions } from '../sip/response.js';
 import type { ClientHandler, ClientTransaction, ServerTransaction } from '../tm/types.js';
 import type { SipUri } from '../sip/types.js';
 import type { Destination, Envelope } from '../transport/types.js';
+import { MessageTooLargeError } from '../core/errors.js';
 import { isBetter } from './best-response.js';
+import { tooLargeReason } from './mtu.js';
 
 export interface Target {
   /** New Request-URI (undefined: keep the request's own, as when following a Route). */
@@ -106,12 +108,15 @@ export class ProxyContext implements ClientHandler {
     }
   }
 
-  /** A branch that never got on the wire counts as a 503 from it. */
-  branchFailed(reason: string): void {
+  /** A branch that never got on the wire counts as a 503 from it; one too large to send, as a 513. */
+  branchFailed(reason: string, tooLarge?: MessageTooLargeError): void {
     this.pending--;
-    if (isBetter(503, this.bestStatus)) {
-      this.bestStatus = 503;
-      this.best = this.host.localResponse(this.server.request, 503, { reason });
+    const status = tooLarge ? 513 : 503;
+    if (isBetter(status, this.bestStatus)) {
+      this.bestStatus = status;
+      this.best = this.host.localResponse(this.server.request, status, {
+        reason: tooLarge ? tooLargeReason(tooLarge.size, tooLarge.limit) : reason,
+      });
       this.bestIsLocal = true;
     }
     if (this.pending === 0 && !this.finalSent && (this.cancelled || !this.nextGroup())) this.sendBest();
@@ -131,10 +136,10 @@ export class ProxyContext implements ClientHandler {
       try {
         ct = this.host.forward(this, target);
       } catch (err) {
-        this.branchFailed((err as Error).message);
+        this.branchFailed((err as Error).message, tooLargeOf(err));
         continue;
       }
-      if (ct instanceof Promise) ct.then((c) => this.branchStarted(c), (err: Error) => this.branchFailed(err.message));
+      if (ct instanceof Promise) ct.then((c) => this.branchStarted(c), (err: Error) => this.branchFailed(err.message, tooLargeOf(err)));
       else this.branchStarted(ct);
     }
     return true;
@@ -223,6 +228,10 @@ export class ProxyContext implements ClientHandler {
     }
     this.host.reply(this.server, res);
   }
+}
+
+function tooLargeOf(err: unknown): MessageTooLargeError | undefined {
+  return err instanceof MessageTooLargeError ? err : undefined;
 }
 
 /** Change the status; a reason phrase that says more than the default one is kept. */

@@ -19,6 +19,7 @@ import type { FlowTokens } from './flow-token.js';
 import { type CheckDeps, requestChecks } from './checks.js';
 import type { LocalAddresses } from './local-address.js';
 import { preprocessRoute } from './loose-route.js';
+import type { MtuPolicy } from './mtu.js';
 import { recordRoutes } from './record-route.js';
 import { resolveUri } from './resolve.js';
 import { checkDecision, type RouteHook, routeRequest } from './route-hook.js';
@@ -66,6 +67,8 @@ export interface ProxyDeps {
   /** Key of the To tags of our own responses: the same on every node of a cluster. */
   toTags: ToTagKey;
   log: Logger;
+  /** Message size and UDP-to-TCP switch (RFC 3261 18.1.1, mtu.ts). */
+  mtu: MtuPolicy;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH';
@@ -183,7 +186,7 @@ export class Proxy implements TransactionUser, ContextHost {
       const anycastFor = this.d.settings.record_route_address === 'anycast' ? (sock: SocketSpec) => this.d.local.anycastFor(sock) : undefined;
       for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow, anycastFor).reverse()) req.prepend('Record-Route', rr);
     }
-    const ct = this.d.tm.request(req, dest, ctx, { loop: ctx.loopHash });
+    const ct = this.d.tm.request(req, this.d.mtu.fit(req, dest), ctx, { loop: ctx.loopHash });
     this.d.counters.requestOut(req.method);
     return ct;
   }
@@ -339,6 +342,11 @@ export class Proxy implements TransactionUser, ContextHost {
   }
 
   private sendAck(req: SipMessage, dest: Destination): void {
+    try {
+      dest = this.d.mtu.fit(req, dest);
+    } catch {
+      return this.d.counters.drop('ack_too_large');
+    }
     this.d.tm.sendStateless(req, dest);
     this.d.counters.requestOut('ACK');
   }

@@ -268,6 +268,13 @@ export class SipMessage {
     return this.body.length ? Buffer.concat([headBuf, this.body]) : headBuf;
   }
 
+  /** Bytes serialize() would produce, without building them (strings are latin1: one char per byte). */
+  byteLength(): number {
+    let n = this.startLine().length + 4; // start line CRLF + blank line CRLF
+    for (const h of this.headers) n += h.raw !== null ? h.raw.length : h.name.length + h.value.length + 4;
+    return n + this.body.length;
+  }
+
   toString(): string {
     return this.serialize().toString('latin1');
   }

@@ -28,7 +28,7 @@ export const SEND_ERROR_REASONS: readonly SendErrorReason[] = [
 ];
 
 /** Why the layer closed a stream connection itself (TransportStats.connectionsClosed). */
-export type CloseReason = 'message_deadline' | 'idle' | 'framing' | 'queue_overflow' | 'stalled';
+export type CloseReason = 'message_deadline' | 'idle' | 'framing' | 'too_large' | 'queue_overflow' | 'stalled';
 
 /**
  * Snapshot returned by TransportLayer.stats() (and shown under `transport` in
@@ -83,7 +83,7 @@ export function newStats(): TransportStats {
     inboundConnections: 0,
     connectionsAccepted: 0,
     connectionsRefused: { per_source: 0, total: 0 },
-    connectionsClosed: { message_deadline: 0, idle: 0, framing: 0, queue_overflow: 0, stalled: 0 },
+    connectionsClosed: { message_deadline: 0, idle: 0, framing: 0, too_large: 0, queue_overflow: 0, stalled: 0 },
     sendErrorsByReason: {
       no_route: 0, not_open: 0, no_connection: 0, connect_failed: 0, write_failed: 0, queue_overflow: 0, stalled: 0,
     },

@@ -6,7 +6,7 @@
 // over several chunks is gathered into one growing buffer (doubling, so
 // byte-by-byte input stays linear) and handed up as a subarray of it.
 
-import { FramingError } from '../core/errors.js';
+import { FramingError, MessageTooLargeError } from '../core/errors.js';
 import { readContentLength } from './content-length.js';
 
 export interface StreamFramerOptions {
@@ -17,6 +17,9 @@ export interface StreamFramerOptions {
 }
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024;
+
+/** Content-Length values are read exactly up to this (1 TB; larger ones as this + 1), so a 513 can name the size. */
+const CONTENT_LENGTH_CAP = 1e12;
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -46,15 +49,23 @@ function step(m: number, c: number): number {
  * Buffer may share memory with the pushed chunk, so do not modify either.
  *
  * `push` throws FramingError when the stream cannot be framed (missing or bad
- * Content-Length, header or message over its limit). The framer is then
- * broken for good: the caller must close the connection, since nothing later
- * on the stream can be trusted to start on a message boundary.
+ * Content-Length, headers over their limit). A message whose Content-Length
+ * takes it over `maxMessageSize` is handed to `onOversize` as its header
+ * section alone (the body is never buffered, so the request can still be
+ * answered with 513), then `push` throws MessageTooLargeError. Either way the
+ * framer is broken for good: the caller must close the connection, since
+ * nothing later on the stream can be trusted to start on a message boundary.
  */
 export class StreamFramer {
   /** Called with each complete message (start line, headers, body). */
   onMessage: (message: Buffer) => void = () => {};
   /** Called for each CRLFCRLF keep-alive ping; the connection should answer one CRLF (RFC 5626 4.4.1). */
   onPing: () => void = () => {};
+  /**
+   * Called with the start line and headers (through the blank line) of a message whose declared
+   * size, `size` bytes (at least; a huge Content-Length is capped), is over maxMessageSize.
+   */
+  onOversize: (headers: Buffer, size: number) => void = () => {};
 
   private readonly maxHeaderSize: number;
   private readonly maxMessageSize: number;
@@ -68,7 +79,7 @@ export class StreamFramer {
   private total = 0;
   /** Bytes of the current message that were seen so far (gathered or in the current chunk). */
   private headLen = 0;
-  private failure: FramingError | null = null;
+  private failure: FramingError | MessageTooLargeError | null = null;
 
   constructor(opts: StreamFramerOptions = {}) {
     this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
@@ -85,7 +96,7 @@ export class StreamFramer {
     try {
       this.consume(chunk);
     } catch (err) {
-      if (err instanceof FramingError) {
+      if (err instanceof FramingError || err instanceof MessageTooLargeError) {
         this.failure = err;
         this.acc = null;
         this.accLen = 0;
@@ -126,15 +137,16 @@ export class StreamFramer {
         }
         let length: number;
         if (start >= 0) {
-          length = readContentLength(chunk, start, end, this.maxMessageSize);
+          length = readContentLength(chunk, start, end, CONTENT_LENGTH_CAP);
         } else {
           this.gather(chunk, pos, end);
-          length = readContentLength(this.acc!, 0, this.accLen, this.maxMessageSize);
+          length = readContentLength(this.acc!, 0, this.accLen, CONTENT_LENGTH_CAP);
         }
         if (length < 0) throw new FramingError('Content-Length is required on stream transports (RFC 3261 18.3)');
         this.total = headerBytes + length;
         if (this.total > this.maxMessageSize) {
-          throw new FramingError(`SIP message of ${this.total} bytes exceeds ${this.maxMessageSize}`);
+          this.onOversize(start >= 0 ? chunk.subarray(start, end) : this.acc!.subarray(0, this.accLen), this.total);
+          throw new MessageTooLargeError(`SIP message of ${this.total} bytes exceeds ${this.maxMessageSize}`, this.total, this.maxMessageSize);
         }
         this.phase = Phase.Body;
         pos = end;

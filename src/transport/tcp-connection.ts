@@ -4,7 +4,7 @@
 // read (send queue over its bound, or no drain for the stall timeout).
 
 import type net from 'node:net';
-import { TransportError } from '../core/errors.js';
+import { MessageTooLargeError, TransportError } from '../core/errors.js';
 import { formatEndpoint, normalizeAddress } from './address.js';
 import { countSendError, failSend, type CloseReason, type SendErrorReason, type TransportContext } from './context.js';
 import { StreamFramer } from './stream-framer.js';
@@ -47,6 +47,8 @@ export class TcpConnection {
   private deadlineTimer: NodeJS.Timeout | null = null;
   /** Runs while the kernel buffer is full and the peer has not drained (stall timeout). */
   private stallTimer: NodeJS.Timeout | null = null;
+  /** Runs after a half-close (too_large): the peer's rest is read and dropped until it closes or this fires. */
+  private lingerTimer: NodeJS.Timeout | null = null;
   /** Accepted by a listener (counted against the connection caps, released on close). */
   readonly inbound: boolean;
 
@@ -72,6 +74,7 @@ export class TcpConnection {
     this.framer = new StreamFramer({ maxMessageSize: ctx.maxMessageSize });
     this.framer.onMessage = this.onFrame;
     this.framer.onPing = this.onPing;
+    this.framer.onOversize = this.onOversize;
     ctx.stats.tcpConnections++;
 
     socket.setNoDelay(true); // SIP messages are complete units: Nagle only adds latency.
@@ -97,7 +100,8 @@ export class TcpConnection {
 
   /** Sends or queues `data`. Returns false, without side effects, if the connection can no longer carry it. */
   write(data: Buffer, onError: ((err: Error) => void) | undefined): boolean {
-    if (this.closed || this.socket.destroyed) return false;
+    // Half-closed (too_large): a new connection must carry it.
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded) return false;
     if (this.queuedBytes + data.length > this.ctx.maxSendQueue) {
       // The peer is not reading: opening another connection to it would only multiply the memory held.
       failSend(this.ctx.stats, onError, this.error(`send queue full (${this.queuedBytes} bytes queued, max ${this.ctx.maxSendQueue})`), 'queue_overflow');
@@ -123,6 +127,28 @@ export class TcpConnection {
     this.closeReason = reason;
     this.ctx.stats.connectionsClosed[reason]++;
     this.socket.destroy();
+  }
+
+  /**
+   * Half-closes for `reason`, counted once: what was written goes out, then FIN. The peer's further
+   * bytes are read and dropped (closing with unread data would send a RST, which may destroy the
+   * response in flight) until it closes, or for at most the message deadline (10 s when disabled).
+   */
+  endWith(reason: CloseReason): void {
+    if (this.closed || this.closeReason !== null) return;
+    this.closeReason = reason;
+    this.ctx.stats.connectionsClosed[reason]++;
+    this.clearDeadline();
+    this.socket.end();
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), this.ctx.messageDeadlineMs || 10_000);
+    this.lingerTimer.unref();
+  }
+
+  private clearDeadline(): void {
+    if (this.deadlineTimer !== null) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = null;
+    }
   }
 
   private push(data: Buffer, onError: ((err: Error) => void) | undefined): void {
@@ -187,9 +213,16 @@ export class TcpConnection {
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.closeReason === 'too_large') return; // half-closed: the rest of an over-size body is dropped
     try {
       this.framer.push(chunk);
-    } catch {
+    } catch (err) {
+      // Over-size: onOversize has handed the headers up (the 513 is written by now); the rest of the
+      // stream cannot be framed, so finish politely.
+      if (err instanceof MessageTooLargeError) {
+        this.endWith('too_large');
+        return;
+      }
       // FramingError (or, defensively, anything else the framer throws on hostile input):
       // nothing after it can be trusted to start on a message boundary.
       this.ctx.stats.framingErrors++;
@@ -209,10 +242,7 @@ export class TcpConnection {
   };
 
   private readonly onFrame = (message: Buffer): void => {
-    if (this.deadlineTimer !== null) {
-      clearTimeout(this.deadlineTimer);
-      this.deadlineTimer = null;
-    }
+    this.clearDeadline();
     this.ctx.deliver(message, {
       transport: 'tcp',
       remote: this.remote,
@@ -221,6 +251,21 @@ export class TcpConnection {
       connectionId: this.id,
       receivedAt: this.ctx.now(),
       hops: 0,
+    });
+  };
+
+  /** The header section of a message over maxMessageSize: handed up flagged, for a 513 (src/node/ingress.ts). */
+  private readonly onOversize = (headers: Buffer, size: number): void => {
+    this.clearDeadline();
+    this.ctx.deliver(headers, {
+      transport: 'tcp',
+      remote: this.remote,
+      local: this.local,
+      socketId: this.spec.id,
+      connectionId: this.id,
+      receivedAt: this.ctx.now(),
+      hops: 0,
+      oversize: size,
     });
   };
 
@@ -244,7 +289,8 @@ export class TcpConnection {
     this.ctx.stats.tcpConnections--;
     if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
     if (this.stallTimer !== null) clearTimeout(this.stallTimer);
-    this.deadlineTimer = this.stallTimer = null;
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.deadlineTimer = this.stallTimer = this.lingerTimer = null;
     if (this.inbound) this.ctx.limits.release(this.remote.address);
     const queue = this.queue;
     this.queue = null;

@@ -36,6 +36,13 @@ export interface Envelope {
   receivedAt: number;
   /** 0 when read from the network here; +1 for each bus hop (never more than 1). */
   hops: number;
+  /**
+   * Set when the message is over `maxMessageSize`: its size in bytes (on TCP, as declared by
+   * Content-Length). The data is then the whole datagram (UDP) or the header section only (TCP,
+   * the body is never read), for the layer above to answer 513; the TCP connection is half-closed
+   * right after the handler returns.
+   */
+  oversize?: number;
 }
 
 export interface Destination {

@@ -8,7 +8,7 @@ import { TransportError } from '../core/errors.js';
 import { familyOf, formatEndpoint, normalizeAddress, toSocketFamily, type Family } from './address.js';
 import { bindError } from './bind-error.js';
 import { countSendError, failSend, type TransportContext } from './context.js';
-import type { Destination, Endpoint, SocketSpec } from './types.js';
+import type { Destination, Endpoint, Envelope, SocketSpec } from './types.js';
 
 const RECV_BUFFER = 4 * 1024 * 1024;
 const CR = 0x0d;
@@ -127,13 +127,16 @@ export class UdpListener {
       return;
     }
     stats.udpIn++;
-    this.ctx.deliver(data, {
+    const env: Envelope = {
       transport: 'udp',
       remote: { address: normalizeAddress(rinfo.address), port: rinfo.port },
       local: this.local,
       socketId: this.spec.id,
       receivedAt: this.ctx.now(),
       hops: 0,
-    });
+    };
+    // Over max_message_size (only possible when it is set below what a datagram carries): flagged for a 513.
+    if (data.length > this.ctx.maxMessageSize) env.oversize = data.length;
+    this.ctx.deliver(data, env);
   };
 }

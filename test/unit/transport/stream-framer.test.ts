@@ -1,5 +1,5 @@
 import test from 'ava';
-import { FramingError } from '../../../src/core/errors.js';
+import { FramingError, MessageTooLargeError } from '../../../src/core/errors.js';
 import { StreamFramer, type StreamFramerOptions } from '../../../src/transport/stream-framer.js';
 
 function request(body: string, headers = ''): string {
@@ -127,20 +127,45 @@ test('malformed or conflicting Content-Length is a FramingError', (t) => {
   }
 });
 
-test('a message bigger than maxMessageSize is a FramingError before its body arrives', (t) => {
+test('a message bigger than maxMessageSize hands up its headers alone, flagged, before its body arrives', (t) => {
   const { framer, events } = recorder({ maxMessageSize: 1000 });
+  const oversize: Array<[string, number]> = [];
+  framer.onOversize = (headers, size) => oversize.push([headers.toString('latin1'), size]);
   const big = request('x'.repeat(1000));
   // Only the headers: the declared length alone must be enough to refuse it.
   const headersOnly = big.slice(0, big.indexOf('\r\n\r\n') + 4);
-  t.throws(() => framer.push(Buffer.from(headersOnly, 'latin1')), { instanceOf: FramingError, message: /exceeds 1000/ });
+  t.throws(() => framer.push(Buffer.from(headersOnly, 'latin1')), { instanceOf: MessageTooLargeError, message: /exceeds 1000/ });
+  t.deepEqual(events, [], 'not delivered as a message');
+  t.deepEqual(oversize, [[headersOnly, headersOnly.length + 1000]]);
+  t.is(framer.buffered, 0, 'nothing kept');
+  // Broken for good: the body bytes that follow are not taken for a new message.
+  t.throws(() => framer.push(Buffer.from('x'.repeat(1000), 'latin1')), { instanceOf: MessageTooLargeError });
   t.deepEqual(events, []);
+  t.is(oversize.length, 1);
+});
+
+test('over-size headers split across chunks are handed up whole, after earlier messages', (t) => {
+  const { framer, events } = recorder({ maxMessageSize: 1000 });
+  const oversize: string[] = [];
+  framer.onOversize = (headers) => oversize.push(headers.toString('latin1'));
+  const big = request('x'.repeat(2000));
+  const head = big.slice(0, big.indexOf('\r\n\r\n') + 4);
+  const stream = Buffer.from(B + head, 'latin1');
+  const cut = B.length + 20;
+  framer.push(stream.subarray(0, cut));
+  t.throws(() => framer.push(stream.subarray(cut)), { instanceOf: MessageTooLargeError });
+  t.deepEqual(events, [B]);
+  t.deepEqual(oversize, [head]);
 });
 
 test('a huge declared Content-Length does not overflow', (t) => {
   const { framer } = recorder();
+  let size = 0;
+  framer.onOversize = (_headers, s) => (size = s);
   t.throws(() => framer.push(Buffer.from('MESSAGE sip:a@b SIP/2.0\r\nl: 99999999999999999999999999\r\n\r\n', 'latin1')), {
-    instanceOf: FramingError,
+    instanceOf: MessageTooLargeError,
   });
+  t.true(size > 65536 && Number.isSafeInteger(size));
 });
 
 test('headers that never end are cut off at maxHeaderSize, even byte by byte', (t) => {
