@@ -21,7 +21,12 @@ export function requireSipp(): void {
   }
 }
 
-/** A port free for both UDP and TCP on 127.0.0.1. */
+/** Ports this process has handed out: a port is chosen free but bound later, so two
+ *  concurrent tests of one file could otherwise get the same one (seen: a REGISTER and the
+ *  INVITE after it landing on two different nodes, the INVITE answered 404). */
+const handedOut = new Set<number>();
+
+/** A port free for both UDP and TCP on 127.0.0.1, never the same twice in one process. */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await new Promise<number>((resolve, reject) => {
@@ -37,7 +42,10 @@ export async function freePort(): Promise<number> {
       s.once('error', () => resolve(false));
       s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-    if (udpFree) return port;
+    if (udpFree && !handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error('no free port found');
 }
