@@ -88,6 +88,16 @@ export class Call implements PhoneApp {
     callee.app = this;
   }
 
+  /** Begun and not ended (what the excuses ask). */
+  get live(): boolean {
+    return !this.finished;
+  }
+
+  /** The UAS of the INVITE with this CSeq got the ACK for its 2xx (the caller's CSeqs start at 1, the callee's at 101). */
+  acked(cseq: number): boolean {
+    return this.ackedKeys.has('caller' + cseq) || this.ackedKeys.has('callee' + cseq);
+  }
+
   get now(): number {
     return this.world.clock.now();
   }

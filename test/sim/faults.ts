@@ -21,6 +21,8 @@ export interface FaultWorld {
   startNode(id: number, self: NodeState): Promise<Runtime>;
   /** Keep the counters of a node incarnation that stops. */
   retire(rt: Runtime): void;
+  /** Node incarnation `rt` is killed now (its state is still there to look at). */
+  died(rt: Runtime): void;
 }
 
 export class Faults {
@@ -80,6 +82,7 @@ export class Faults {
     const rt = this.pickUp();
     if (!rt) return;
     this.log.push(`t=${Math.round(this.nowMs)} kill node ${rt.id}, restart in ${Math.round(restartAfter)} ms`);
+    this.w.died(rt);
     rt.alive = false;
     rt.transport.alive = false;
     this.w.retire(rt);

@@ -1,6 +1,7 @@
 // The simulator's options, its result, and the config each simulated node runs with.
 
 import type { AnycastMode } from '../../src/anycast/index.js';
+import type { ExcuseReport } from './excuses.js';
 import { ANYCAST, SIP_PORT, type Spray } from './network.js';
 
 export interface SimOptions {
@@ -57,6 +58,8 @@ export interface SimResult {
   queries: Record<string, number>;
   drops: Record<string, number>;
   faults: string[];
+  /** Calls whose outcome a kill excused, and why. */
+  excuses: ExcuseReport;
   violations: string[];
 }
 

@@ -12,6 +12,7 @@ export function replayCommand(o: SimOptions): string {
 export function summary(r: SimResult, wallMs: number): string[] {
   const o = r.options;
   const per = (n: number) => (n / Math.max(1, r.calls)).toFixed(3);
+  const pct = (n: number) => ((100 * n) / Math.max(1, r.calls)).toFixed(1) + '%';
   const lines = [
     `anysip simulation: seed ${o.seed}, ${o.nodes} nodes, ${o.calls} calls, loss ${o.loss}, mode ${o.mode}, spray ${o.spray}, faults ${o.faults}`,
     `virtual time ${(r.virtualMs / 1000).toFixed(1)} s, wall ${(wallMs / 1000).toFixed(1)} s`,
@@ -22,6 +23,11 @@ export function summary(r: SimResult, wallMs: number): string[] {
     `queries ${JSON.stringify(r.queries)}`,
     `drops ${JSON.stringify(r.drops)}`,
   ];
+  const e = r.excuses;
+  lines.push(
+    `excused ${e.excused} of ${r.calls} calls (${pct(e.excused)}): outcome ${e.waived.outcome}, double fork ${e.waived.doubleFork}; ` +
+      `exposed to a kill ${e.exposed} (${pct(e.exposed)}) by what died ${JSON.stringify(e.byKind)}; the old rule excused ${e.broad} (${pct(e.broad)})`,
+  );
   for (const f of r.faults) lines.push(`fault ${f}`);
   for (const v of r.violations.slice(0, 20)) lines.push(`VIOLATION ${v}`);
   if (r.violations.length > 20) lines.push(`... ${r.violations.length - 20} more`);

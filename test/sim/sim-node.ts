@@ -27,7 +27,11 @@ export class SimNodeTransport implements NodeTransport {
   private readonly spec: SocketSpec = { id: 'anycast-udp', transport: 'udp', address: ANYCAST, port: SIP_PORT, role: 'anycast' };
   private readonly counters: TransportStats = newStats();
 
-  constructor(private readonly net: SimNetwork) {}
+  constructor(
+    private readonly net: SimNetwork,
+    /** Sees every datagram the node sends (the simulator learns its client transactions from them). */
+    private readonly onSend: (data: Buffer) => void = () => {},
+  ) {}
 
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
@@ -40,6 +44,7 @@ export class SimNodeTransport implements NodeTransport {
   send(data: Buffer, dest: Destination): void {
     if (!this.alive) return;
     this.counters.udpOut++;
+    this.onSend(data);
     this.net.send({ address: ANYCAST, port: SIP_PORT }, dest, data);
   }
   socketFor(): SocketSpec {

@@ -30,6 +30,9 @@ for (const o of runs) {
     // The cluster did forward (the gate is really in the path), and nothing left a node twice.
     t.true(r.bus.forward > 0);
     t.is(r.drops['hop_limit'] ?? 0, 0);
+    // Kills excuse only the calls they took a transaction of, far fewer than the old rule did.
+    t.true(r.excuses.excused <= r.excuses.exposed);
+    if (r.faults.some((f) => / kill /.test(f))) t.true(r.excuses.exposed < r.excuses.broad, JSON.stringify(r.excuses));
   });
 }
 

@@ -21,6 +21,7 @@ import { MSG_ANSWER, MSG_FORWARD, MSG_QUERY, MSG_RELAY } from '../../src/anycast
 import { Call, makePlan } from './call.js';
 import { SimBus, SimMembership } from './cluster.js';
 import { EventQueue } from './events.js';
+import { Excuses, MAX_EXCUSED } from './excuses.js';
 import { Faults } from './faults.js';
 import { Invariants } from './invariants.js';
 import { SimNetwork } from './network.js';
@@ -49,6 +50,7 @@ export class Simulation implements PhoneWorld {
   readonly states = new Map<number, NodeState>();
   private readonly linkLast = new Map<string, number>();
   private readonly calls: Call[] = [];
+  private readonly callById = new Map<string, Call>();
   readonly phones: Phone[] = [];
   private finishedCalls = 0;
   readonly violations: string[] = [];
@@ -59,6 +61,7 @@ export class Simulation implements PhoneWorld {
   private readonly outcomes: Record<string, number> = {};
   private readonly faults: Faults;
   private readonly checks: Invariants;
+  readonly excuses = new Excuses((callId) => this.callById.get(callId));
 
   constructor(opts: Partial<SimOptions> = {}) {
     this.o = { ...DEFAULTS, ...opts };
@@ -116,7 +119,7 @@ export class Simulation implements PhoneWorld {
     this.states.set(id, self);
     const membership = new SimMembership(id, initial);
     const bus = new SimBus(id, { busSend: (src, dst, msg) => this.busSend(src, dst, msg) });
-    const transport = new SimNodeTransport(this.net);
+    const transport = new SimNodeTransport(this.net, (data) => this.excuses.sent(id, data));
     const config = parseConfig(nodeYaml(id, this.o), `sim-node-${id}.yaml`);
     const log = this.o.verbose ? createLogger({ name: `sim-${id}`, level: 'debug', nodeId: id, stream: process.stderr }) : silentLogger();
     const rt: Runtime = { id, incarnation, alive: true, node: undefined as unknown as Node, membership, bus, transport, memLast: 0 };
@@ -134,6 +137,7 @@ export class Simulation implements PhoneWorld {
         onLocal: (msg, env) => {
           this.trace(msg, `node ${id} local (hops ${env.hops})`);
           this.checks.checkLocal(rt, msg);
+          this.excuses.server(id, msg);
         },
       },
     });
@@ -197,6 +201,10 @@ export class Simulation implements PhoneWorld {
     });
   }
 
+  died(rt: Runtime): void {
+    this.excuses.died(rt);
+  }
+
   /** Keep the counters of a node incarnation that stops. */
   retire(rt: Runtime): void {
     if (rt.node.anycast) this.deadMetrics.push(rt.node.anycast.metrics.snapshot());
@@ -219,6 +227,8 @@ export class Simulation implements PhoneWorld {
     this.phones.push(caller, callee);
     const call = new Call(this, i, `sim-${this.o.seed}-${i}-${this.prng.token(6)}`, plan, caller, callee, (c) => this.finished(c));
     this.calls.push(call);
+    this.callById.set(call.callId, call);
+    if ((i & 255) === 255) for (const rt of this.runtimes.values()) if (rt.alive) this.excuses.prune(rt);
     call.start();
     const faults = this.o.faults > 0 ? 60_000 + 64 * this.t1 : 0;
     this.at(call.deadline(faults), () => {
@@ -290,6 +300,10 @@ export class Simulation implements PhoneWorld {
     }
     for (const d of this.deadDrops) for (const [k, v] of Object.entries(d)) drops[k] = (drops[k] ?? 0) + v;
     if ((drops['hop_limit'] ?? 0) > 0) this.violation(`${drops['hop_limit']} message(s) arrived over the bus with hops > 0`);
+    const excuses = this.excuses.report();
+    if (excuses.excused > MAX_EXCUSED * this.calls.length) {
+      this.violation(`kills excused failed checks on ${excuses.excused} of ${this.calls.length} calls, more than ${MAX_EXCUSED * 100}%: ${JSON.stringify(excuses.waived)}`);
+    }
     return {
       options: this.o,
       virtualMs: Math.round(this.nowMs),
@@ -303,6 +317,7 @@ export class Simulation implements PhoneWorld {
       queries,
       drops: Object.fromEntries(Object.entries(drops).sort()),
       faults: this.faults.log,
+      excuses,
       violations: this.violations,
     };
   }

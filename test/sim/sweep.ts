@@ -1,6 +1,6 @@
 // Many seeds in one process, for hunting rare violations:
 //   npx tsx test/sim/sweep.ts --from 1 --to 50 [--calls 1500] [--nodes 3,5] [--faults 6] [--modes hash,receiver] [--sprays packet,flow]
-// Prints one line per failing run (with its replay command) and a total.
+// Prints one line per failing run (with its replay command) and a total, with the calls kills excused.
 
 import { replayCommand } from './report.js';
 import { Simulation, type SimOptions } from './sim.js';
@@ -21,6 +21,10 @@ const sprays = arg('sprays', 'packet,flow').split(',') as Array<SimOptions['spra
 let runs = 0;
 let failed = 0;
 let total = 0;
+let excused = 0;
+let exposed = 0;
+let broad = 0;
+let worst = 0;
 for (let seed = from; seed <= to; seed++) {
   for (const n of nodes) {
     for (const mode of modes) {
@@ -29,6 +33,10 @@ for (let seed = from; seed <= to; seed++) {
         const r = await new Simulation(o).run();
         runs++;
         total += r.calls;
+        excused += r.excuses.excused;
+        exposed += r.excuses.exposed;
+        broad += r.excuses.broad;
+        worst = Math.max(worst, r.excuses.excused / Math.max(1, r.calls));
         if (r.violations.length > 0) {
           failed++;
           console.log(`FAIL ${replayCommand(r.options)}: ${r.violations.length} violation(s); first: ${r.violations[0]!.split('\n')[0]}`);
@@ -37,5 +45,7 @@ for (let seed = from; seed <= to; seed++) {
     }
   }
 }
+const pct = (n: number): string => ((100 * n) / Math.max(1, total)).toFixed(2) + '%';
 console.log(`${runs} runs, ${total} calls, ${failed} failed`);
+console.log(`excused: ${excused} (${pct(excused)}, worst run ${(100 * worst).toFixed(2)}%); exposed to a kill: ${exposed} (${pct(exposed)}); the old rule excused: ${broad} (${pct(broad)})`);
 process.exitCode = failed > 0 ? 1 : 0;
