@@ -1,0 +1,93 @@
+// The simulator's options, its result, and the config each simulated node runs with.
+
+import type { AnycastMode } from '../../src/anycast/index.js';
+import { ANYCAST, SIP_PORT, type Spray } from './network.js';
+
+export interface SimOptions {
+  seed: number;
+  calls: number;
+  nodes: number;
+  /** Packet loss probability on the network (not the bus). */
+  loss: number;
+  mode: AnycastMode;
+  spray: Spray;
+  /** Fault episodes (kill + restart, or drain + undrain of one node), spread over the run. */
+  faults: number;
+  /** New calls per second. */
+  rate: number;
+  dup: number;
+  reorder: number;
+  t1: number;
+  t2: number;
+  /** Write node logs (debug) to stderr. */
+  verbose?: boolean;
+  /** Print the gate's decisions for messages whose Call-ID contains this. */
+  trace?: string;
+  /** Run the nodes without bus and gate, as unrelated single proxies (shows what the gate prevents). */
+  noGate?: boolean;
+}
+
+export const DEFAULTS: SimOptions = {
+  seed: 1,
+  calls: 1000,
+  nodes: 3,
+  loss: 0.05,
+  mode: 'hash',
+  spray: 'packet',
+  faults: 0,
+  rate: 50,
+  dup: 0.01,
+  reorder: 0.02,
+  t1: 500,
+  t2: 4000,
+};
+
+export interface SimResult {
+  options: SimOptions;
+  virtualMs: number;
+  calls: number;
+  outcomes: Record<string, number>;
+  packets: number;
+  lost: number;
+  /** Bus messages by anycast type, over the whole run. */
+  bus: { forward: number; query: number; answer: number; relay: number; bytes: number; lost: number };
+  /** Taken over the bus, by kind, as classified by the receiving owner. */
+  forwarded: Record<string, number>;
+  secondChance: number;
+  queries: Record<string, number>;
+  drops: Record<string, number>;
+  faults: string[];
+  violations: string[];
+}
+
+const SECRET = 'simulated-cluster-branch-secret';
+
+export function nodeYaml(id: number, o: SimOptions): string {
+  return `node:
+  id: ${id}
+  branch_secret: ${SECRET}
+listen:
+  - id: anycast-udp
+    transport: udp
+    address: ${ANYCAST}
+    port: ${SIP_PORT}
+    role: anycast
+timers:
+  t1: ${o.t1}
+  t2: ${o.t2}
+  t4: 5000
+  timer_c: 60000
+registrar:
+  enabled: true
+  min_expires: 10
+  default_expires: 60
+admin:
+  enabled: false
+log:
+  level: fatal
+anycast:
+  mode: ${o.mode}
+  second_chance: ${60_000 + 64 * o.t1}
+  query_timeout: 50
+`;
+}
