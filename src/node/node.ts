@@ -153,6 +153,7 @@ export class Node {
       wheel: this.wheel,
       sender: this.sendOut,
       user: this.proxy,
+      events: { onRequestSent: (method) => counters.requestOut(method), onDrop: (reason) => counters.drop(reason) },
     });
     this.ingress = new Ingress({
       sender: this.sendOut,

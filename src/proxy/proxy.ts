@@ -31,13 +31,16 @@ export interface TransactionApi {
   request(req: SipMessage, dest: Destination, handler: ProxyContext, opts?: { loop?: string }): ClientTransaction;
   decodeBranch(branch: string | undefined): { nodeId: number; valid: boolean; loop?: string } | null;
   sendStateless(req: SipMessage, dest: Destination): void;
-  sendResponseStateless(res: SipMessage): void;
+  /** False when the response could not be addressed (tm dropped and counted it). */
+  sendResponseStateless(res: SipMessage): boolean;
   ownsBranch(branch: string): boolean;
 }
 
-/** Counters the proxy reports; the node wires them to src/admin metrics. */
+/**
+ * Counters the proxy reports; the node wires them to src/admin metrics. Requests sent are counted by
+ * tm (TmEvents.onRequestSent), which also sends requests the proxy never sees (CANCEL, non-2xx ACK).
+ */
 export interface ProxyCounters {
-  requestOut(method: string): void;
   responseOut(code: number): void;
   drop(reason: string): void;
 }
@@ -136,8 +139,7 @@ export class Proxy implements TransactionUser, ContextHost {
       return;
     }
     res.shift('via');
-    this.d.tm.sendResponseStateless(res);
-    this.d.counters.responseOut(res.status);
+    if (this.d.tm.sendResponseStateless(res)) this.d.counters.responseOut(res.status);
   }
 
   // ---- ContextHost ----------------------------------------------------------
@@ -186,9 +188,7 @@ export class Proxy implements TransactionUser, ContextHost {
       const anycastFor = this.d.settings.record_route_address === 'anycast' ? (sock: SocketSpec) => this.d.local.anycastFor(sock) : undefined;
       for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow, anycastFor).reverse()) req.prepend('Record-Route', rr);
     }
-    const ct = this.d.tm.request(req, this.d.mtu.fit(req, dest), ctx, { loop: ctx.loopHash });
-    this.d.counters.requestOut(req.method);
-    return ct;
+    return this.d.tm.request(req, this.d.mtu.fit(req, dest), ctx, { loop: ctx.loopHash });
   }
 
   // ---- request routing ------------------------------------------------------
@@ -348,7 +348,6 @@ export class Proxy implements TransactionUser, ContextHost {
       return this.d.counters.drop('ack_too_large');
     }
     this.d.tm.sendStateless(req, dest);
-    this.d.counters.requestOut('ACK');
   }
 
   /** ACK that matched no transaction: a 2xx ACK going end to end. Forward statelessly along its route. */

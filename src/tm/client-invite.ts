@@ -85,6 +85,7 @@ export class InviteClientTransaction extends ClientBase {
       this.linger();
       this.wire = undefined;
       this.transmit(ack, this.destination);
+      this.ctx.events?.onRequestSent?.('ACK'); // once: the ACKs repeated for retransmitted finals are not
       const report = !this.finalReported;
       this.finalReported = true;
       if (this.reliable) {

@@ -21,9 +21,14 @@ export interface TmCounters {
   /** Responses that matched no client transaction (handed to TransactionUser.onStrayResponse). */
   strayResponses: number;
   transportErrors: number;
-  /** Messages receive() could not classify (missing or broken Via / CSeq / Call-ID). */
-  dropped: number;
 }
+
+/**
+ * Why tm dropped a message (TmEvents.onDrop). Fixed identifiers: the node counts them in
+ * sip_drops_total{reason} beside every other layer's drops, so they are not in TmCounters too.
+ */
+export const TM_DROP_REASONS = ['unmatchable_request', 'unmatchable_response', 'unroutable_response'] as const;
+export type TmDropReason = (typeof TM_DROP_REASONS)[number];
 
 export function newCounters(): TmCounters {
   return {
@@ -35,7 +40,6 @@ export function newCounters(): TmCounters {
     timeouts: 0,
     strayResponses: 0,
     transportErrors: 0,
-    dropped: 0,
   };
 }
 
@@ -45,6 +49,14 @@ export interface TmEvents {
   onServerTimeout?(st: ServerTransaction): void;
   /** A send failed (the client side also reports it to its handler as a local 503). */
   onTransportError?(txn: ServerTransaction | ClientTransaction, err: Error): void;
+  /**
+   * A request went to the transport for the first time: every client transaction's (relayed, locally
+   * originated, our own CANCEL), every stateless one, and the ACK we build for a non-2xx final.
+   * Retransmissions are not reported (TmCounters.retransmissionsSent, responseRetransmissions).
+   */
+  onRequestSent?(method: string): void;
+  /** A message was dropped; without this listener tm's drops are not counted anywhere. */
+  onDrop?(reason: TmDropReason): void;
 }
 
 /** Timer values resolved for use (all in ms). */

@@ -15,5 +15,5 @@ export {
 export { computeLoopHash } from './loop.js';
 export { responseDestination, viaTransport, bareHost } from './response-route.js';
 export { clientKey, serverKey, sentBy } from './matching.js';
-export type { TmCounters, TmEvents } from './context.js';
+export { TM_DROP_REASONS, type TmCounters, type TmDropReason, type TmEvents } from './context.js';
 export { TransactionLayer, type RequestOptions, type TmStats, type TransactionLayerOptions } from './layer.js';

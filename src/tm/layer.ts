@@ -9,7 +9,7 @@ import { BranchCodec, hasMagicCookie, type DecodedBranch } from './branch.js';
 import type { ClientBase } from './client-base.js';
 import { InviteClientTransaction } from './client-invite.js';
 import { NonInviteClientTransaction } from './client-non-invite.js';
-import { newCounters, type ResolvedTimers, type TmCounters, type TmEvents, type TxnContext } from './context.js';
+import { newCounters, type ResolvedTimers, type TmCounters, type TmDropReason, type TmEvents, type TxnContext } from './context.js';
 import { clientKey, isRfc2543Key, serverKey } from './matching.js';
 import { responseDestination } from './response-route.js';
 import type { ServerBase } from './server-base.js';
@@ -87,7 +87,7 @@ export class TransactionLayer implements TxnContext {
 
   // ---- incoming ------------------------------------------------------------
 
-  /** Entry for every parsed message. Never throws on bad input: unclassifiable messages are counted and dropped. */
+  /** Entry for every parsed message. Never throws on bad input: unclassifiable messages are dropped (events.onDrop). */
   receive(msg: SipMessage, env: Envelope): void {
     if (msg.isRequest) this.receiveRequest(msg, env);
     else this.receiveResponse(msg, env);
@@ -102,7 +102,7 @@ export class TransactionLayer implements TxnContext {
       if (method === 'CANCEL') inviteKey = serverKey(req, 'INVITE');
       if (isRfc2543Key(key)) void req.toTag; // parse now so the matching below cannot throw
     } catch {
-      this.counters.dropped++;
+      this.drop('unmatchable_request'); // top Via, CSeq, Call-ID or a tag unreadable: no key to match on
       return;
     }
 
@@ -145,7 +145,7 @@ export class TransactionLayer implements TxnContext {
       const branch = res.topVia.branch;
       if (hasMagicCookie(branch)) key = clientKey(branch, res.cseq.method);
     } catch {
-      this.counters.dropped++;
+      this.drop('unmatchable_response'); // top Via or CSeq unreadable
       return;
     }
     const ct = key === undefined ? undefined : this.clients.get(key);
@@ -180,19 +180,24 @@ export class TransactionLayer implements TxnContext {
     const branch = this.codec.encodeStateless(statelessKey(req));
     req.prepend('Via', this.viaValue(dest, branch));
     this.sender.send(req.serialize(), dest);
+    this.events?.onRequestSent?.(req.method);
     return branch;
   }
 
-  /** Relay a response statelessly (RFC 3261 16.11 / 18.2.2): to where its (new) top Via says. */
-  sendResponseStateless(res: SipMessage): void {
+  /**
+   * Relay a response statelessly (RFC 3261 16.11 / 18.2.2): to where its (new) top Via says.
+   * False when that Via gives no destination: dropped and counted, so the caller does not count it sent.
+   */
+  sendResponseStateless(res: SipMessage): boolean {
     let dest: Destination;
     try {
       dest = responseDestination(res.topVia);
     } catch {
-      this.counters.dropped++;
-      return;
+      this.drop('unroutable_response');
+      return false;
     }
     this.sender.send(res.serialize(), dest);
+    return true;
   }
 
   // ---- introspection ---------------------------------------------------------
@@ -269,7 +274,13 @@ export class TransactionLayer implements TxnContext {
     this.clients.set(key, ct);
     this.counters.clientCreated++;
     ct.start();
+    // Here rather than in the proxy, so the CANCELs tm starts itself are counted like relayed requests.
+    this.events?.onRequestSent?.(req.method);
     return ct;
+  }
+
+  private drop(reason: TmDropReason): void {
+    this.events?.onDrop?.(reason);
   }
 
   private viaValue(dest: Destination, branch: string): string {

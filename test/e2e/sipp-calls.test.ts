@@ -46,11 +46,15 @@ for (const [label, transport] of [['UDP', 'u1'], ['TCP', 't1']] as const) {
   });
 
   test(`${label}: CANCEL of a ringing call gets 200, 487 and its ACK`, async (t) => {
-    const { caller, callee, drops, parseErrors } = await callThrough('uac-cancel.xml', 'uas-cancelled.xml', transport);
+    const { caller, callee, node, drops, parseErrors } = await callThrough('uac-cancel.xml', 'uas-cancelled.xml', transport);
     t.is(caller.code, 0, explain(caller));
     t.is(callee.code, 0, explain(callee));
     t.deepEqual(drops, {}, 'the caller ACKed a 487 that carried its own Via');
     t.is(parseErrors, 0);
+    // The callee got a CANCEL and an ACK per call, both built by tm: they count as requests sent.
+    const sent = node.metrics.counters().sip_requests_sent_total;
+    t.true((sent.CANCEL ?? 0) >= 5, `CANCELs sent counted: ${JSON.stringify(sent)}`);
+    t.true((sent.ACK ?? 0) >= 5, `ACKs for the 487 counted: ${JSON.stringify(sent)}`);
   });
 
   test(`${label}: 486 Busy Here is relayed and ACKed hop by hop`, async (t) => {
