@@ -11,7 +11,7 @@ import { type ClusterBus, MSG_HEARTBEAT } from '../bin-proto/bus.js';
 import { pb, u64 } from '../bin-proto/proto.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type Logger, silentLogger } from '../core/log.js';
-import type { MemberInfo, Membership, MembershipChange, NodeState } from './types.js';
+import type { JoinGate, MemberInfo, Membership, MembershipChange, NodeState } from './types.js';
 
 export interface ClusterMembershipOptions {
   bus: ClusterBus;
@@ -64,7 +64,7 @@ const STATE_OF: (NodeState | undefined)[] = [undefined, 'joining', 'up', 'draini
 /** States a node may set for itself (down is only ever concluded by others). */
 export type OwnState = Exclude<NodeState, 'down'>;
 
-export class ClusterMembership implements Membership {
+export class ClusterMembership implements Membership, JoinGate {
   readonly selfId: number;
   private readonly bus: ClusterBus;
   private readonly clock: Clock;
@@ -80,6 +80,10 @@ export class ClusterMembership implements Membership {
   private startedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly selfName: string;
+  /** Reasons this node stays `joining` (a replicated table still syncing). */
+  private readonly holds = new Set<string>();
+  private readonly settledListeners: Array<() => void> = [];
+  private settled = false;
 
   constructor(opts: ClusterMembershipOptions) {
     this.bus = opts.bus;
@@ -137,6 +141,24 @@ export class ClusterMembership implements Membership {
     this.selfState = state;
     this.changed(this.selfId, from, state);
     for (const id of this.byId.keys()) this.sendHeartbeat(id);
+  }
+
+  hold(reason: string): () => void {
+    const token = `${reason}#${this.holds.size + 1}`;
+    this.holds.add(token);
+    return () => {
+      if (this.holds.delete(token)) this.tick();
+    };
+  }
+
+  onSettled(listener: () => void): void {
+    if (this.settled) queueMicrotask(listener);
+    else this.settledListeners.push(listener);
+  }
+
+  /** What keeps this node `joining` (empty once up). */
+  get holding(): string[] {
+    return [...this.holds].map((t) => t.replace(/#\d+$/, ''));
   }
 
   upNodes(): number[] {
@@ -254,8 +276,22 @@ export class ClusterMembership implements Membership {
       if (quiet && (idle || now - m.lastHeartbeat >= 5 * this.interval)) this.sendHeartbeat(m.id);
     }
     if (this.selfState === 'joining') {
-      const settled = [...this.byId.values()].every((m) => m.announced !== undefined || m.state !== 'down');
-      if (settled || now - this.startedAt >= this.joinTimeout) this.setState('up');
+      if (!this.settled) {
+        const known = [...this.byId.values()].every((m) => m.announced !== undefined || m.state !== 'down');
+        if (known || now - this.startedAt >= this.joinTimeout) this.settle();
+      }
+      if (this.settled && this.holds.size === 0) this.setState('up');
+    }
+  }
+
+  private settle(): void {
+    this.settled = true;
+    for (const l of this.settledListeners.splice(0)) {
+      try {
+        l();
+      } catch (err) {
+        this.log.error({ err }, 'cluster: settled listener threw');
+      }
     }
   }
 

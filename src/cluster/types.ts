@@ -34,3 +34,14 @@ export interface Membership {
   members(): MemberInfo[];
   onChange(listener: (change: MembershipChange) => void): () => void;
 }
+
+/**
+ * What keeps a starting node out of `up` until its replicated state is whole (src/replica):
+ * ClusterMembership implements it. Without any hold, a node is `up` as soon as it knows its peers.
+ */
+export interface JoinGate {
+  /** Keep this node `joining` until the returned function is called (once is enough). */
+  hold(reason: string): () => void;
+  /** Called once, when this node knows its peers' states (or stopped waiting for them): the moment to pick a sync donor. */
+  onSettled(listener: () => void): void;
+}

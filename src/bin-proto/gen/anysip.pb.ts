@@ -36,7 +36,7 @@ export const anysip = $root.anysip = (() => {
          * @property {number} MEMBERSHIP=1 MEMBERSHIP value
          * @property {number} ANYCAST=2 ANYCAST value
          * @property {number} DIALOG=3 DIALOG value
-         * @property {number} REGISTRAR=4 REGISTRAR value
+         * @property {number} LOCATION=4 LOCATION value
          */
         bus.Capability = (function() {
             const valuesById = $Object.create(null), values = $Object.create(valuesById);
@@ -44,7 +44,7 @@ export const anysip = $root.anysip = (() => {
             values[valuesById[1] = "MEMBERSHIP"] = 1;
             values[valuesById[2] = "ANYCAST"] = 2;
             values[valuesById[3] = "DIALOG"] = 3;
-            values[valuesById[4] = "REGISTRAR"] = 4;
+            values[valuesById[4] = "LOCATION"] = 4;
             return values;
         })();
 
@@ -1387,6 +1387,1503 @@ export const anysip = $root.anysip = (() => {
             };
 
             return IdInUse;
+        })();
+
+        /**
+         * ReplicaType enum.
+         * @name anysip.bus.ReplicaType
+         * @enum {number}
+         * @property {number} REPLICA_TYPE_UNSPECIFIED=0 REPLICA_TYPE_UNSPECIFIED value
+         * @property {number} DELTA=1 DELTA value
+         * @property {number} SYNC_REQUEST=2 SYNC_REQUEST value
+         * @property {number} SYNC_CHUNK=3 SYNC_CHUNK value
+         * @property {number} SYNC_ACK=4 SYNC_ACK value
+         * @property {number} SYNC_OFFER=5 SYNC_OFFER value
+         */
+        bus.ReplicaType = (function() {
+            const valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "REPLICA_TYPE_UNSPECIFIED"] = 0;
+            values[valuesById[1] = "DELTA"] = 1;
+            values[valuesById[2] = "SYNC_REQUEST"] = 2;
+            values[valuesById[3] = "SYNC_CHUNK"] = 3;
+            values[valuesById[4] = "SYNC_ACK"] = 4;
+            values[valuesById[5] = "SYNC_OFFER"] = 5;
+            return values;
+        })();
+
+        bus.ReplicaRecord = (function() {
+
+            /**
+             * Properties of a ReplicaRecord.
+             * @typedef {Object} anysip.bus.ReplicaRecord.$Properties
+             * @property {string|null} [key] ReplicaRecord key
+             * @property {number|null} [time] ReplicaRecord time
+             * @property {number|null} [origin] ReplicaRecord origin
+             * @property {number|null} [expiresAt] ReplicaRecord expiresAt
+             * @property {boolean|null} [deleted] ReplicaRecord deleted
+             * @property {Uint8Array|null} [value] ReplicaRecord value
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ReplicaRecord.
+             * @memberof anysip.bus
+             * @interface IReplicaRecord
+             * @augments anysip.bus.ReplicaRecord.$Properties
+             * @deprecated Use anysip.bus.ReplicaRecord.$Properties instead.
+             */
+
+            /**
+             * Shape of a ReplicaRecord.
+             * @typedef {anysip.bus.ReplicaRecord.$Properties} anysip.bus.ReplicaRecord.$Shape
+             */
+
+            /**
+             * Constructs a new ReplicaRecord.
+             * @memberof anysip.bus
+             * @classdesc Represents a ReplicaRecord.
+             * @constructor
+             * @param {anysip.bus.ReplicaRecord.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ReplicaRecord = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ReplicaRecord key.
+             * @member {string} key
+             * @memberof anysip.bus.ReplicaRecord
+             * @instance
+             */
+            ReplicaRecord.prototype.key = "";
+
+            /**
+             * ReplicaRecord time.
+             * @member {number} time
+             * @memberof anysip.bus.ReplicaRecord
+             * @instance
+             */
+            ReplicaRecord.prototype.time = 0;
+
+            /**
+             * ReplicaRecord origin.
+             * @member {number} origin
+             * @memberof anysip.bus.ReplicaRecord
+             * @instance
+             */
+            ReplicaRecord.prototype.origin = 0;
+
+            /**
+             * ReplicaRecord expiresAt.
+             * @member {number} expiresAt
+             * @memberof anysip.bus.ReplicaRecord
+             * @instance
+             */
+            ReplicaRecord.prototype.expiresAt = 0;
+
+            /**
+             * ReplicaRecord deleted.
+             * @member {boolean} deleted
+             * @memberof anysip.bus.ReplicaRecord
+             * @instance
+             */
+            ReplicaRecord.prototype.deleted = false;
+
+            /**
+             * ReplicaRecord value.
+             * @member {Uint8Array} value
+             * @memberof anysip.bus.ReplicaRecord
+             * @instance
+             */
+            ReplicaRecord.prototype.value = $util.newBuffer([]);
+
+            /**
+             * Creates a new ReplicaRecord instance using the specified properties.
+             * @function create
+             * @memberof anysip.bus.ReplicaRecord
+             * @static
+             * @param {anysip.bus.ReplicaRecord.$Properties=} [properties] Properties to set
+             * @returns {anysip.bus.ReplicaRecord} ReplicaRecord instance
+             * @type {{
+             *   (properties: anysip.bus.ReplicaRecord.$Shape): anysip.bus.ReplicaRecord & anysip.bus.ReplicaRecord.$Shape;
+             *   (properties?: anysip.bus.ReplicaRecord.$Properties): anysip.bus.ReplicaRecord;
+             * }}
+             */
+            ReplicaRecord.create = function(properties) {
+                return new ReplicaRecord(properties);
+            };
+
+            /**
+             * Encodes the specified ReplicaRecord message. Does not implicitly {@link anysip.bus.ReplicaRecord.verify|verify} messages.
+             * @function encode
+             * @memberof anysip.bus.ReplicaRecord
+             * @static
+             * @param {anysip.bus.ReplicaRecord.$Properties} message ReplicaRecord message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ReplicaRecord.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.key != null && $Object.hasOwnProperty.call(message, "key") && message.key !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.key);
+                if (message.time != null && $Object.hasOwnProperty.call(message, "time") && !$Object.is(message.time, 0))
+                    writer.uint32(/* id 2, wireType 1 =*/17).double(message.time);
+                if (message.origin != null && $Object.hasOwnProperty.call(message, "origin") && message.origin !== 0)
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.origin);
+                if (message.expiresAt != null && $Object.hasOwnProperty.call(message, "expiresAt") && !$Object.is(message.expiresAt, 0))
+                    writer.uint32(/* id 4, wireType 1 =*/33).double(message.expiresAt);
+                if (message.deleted != null && $Object.hasOwnProperty.call(message, "deleted") && message.deleted !== false)
+                    writer.uint32(/* id 5, wireType 0 =*/40).bool(message.deleted);
+                if (message.value != null && $Object.hasOwnProperty.call(message, "value") && message.value.length)
+                    writer.uint32(/* id 6, wireType 2 =*/50).bytes(message.value);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ReplicaRecord message from the specified reader or buffer.
+             * @function decode
+             * @memberof anysip.bus.ReplicaRecord
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {anysip.bus.ReplicaRecord & anysip.bus.ReplicaRecord.$Shape} ReplicaRecord
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ReplicaRecord.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.anysip.bus.ReplicaRecord();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.key = value;
+                            else
+                                delete message.key;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.time = value;
+                            else
+                                delete message.time;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.origin = value;
+                            else
+                                delete message.origin;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.expiresAt = value;
+                            else
+                                delete message.expiresAt;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.deleted = value;
+                            else
+                                delete message.deleted;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.value = value;
+                            else
+                                delete message.value;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            return ReplicaRecord;
+        })();
+
+        bus.ReplicaBatch = (function() {
+
+            /**
+             * Properties of a ReplicaBatch.
+             * @typedef {Object} anysip.bus.ReplicaBatch.$Properties
+             * @property {number|null} [schema] ReplicaBatch schema
+             * @property {Array.<anysip.bus.ReplicaRecord.$Properties>|null} [records] ReplicaBatch records
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ReplicaBatch.
+             * @memberof anysip.bus
+             * @interface IReplicaBatch
+             * @augments anysip.bus.ReplicaBatch.$Properties
+             * @deprecated Use anysip.bus.ReplicaBatch.$Properties instead.
+             */
+
+            /**
+             * Shape of a ReplicaBatch.
+             * @typedef {anysip.bus.ReplicaBatch.$Properties} anysip.bus.ReplicaBatch.$Shape
+             */
+
+            /**
+             * Constructs a new ReplicaBatch.
+             * @memberof anysip.bus
+             * @classdesc Represents a ReplicaBatch.
+             * @constructor
+             * @param {anysip.bus.ReplicaBatch.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ReplicaBatch = function (properties) {
+                this.records = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ReplicaBatch schema.
+             * @member {number} schema
+             * @memberof anysip.bus.ReplicaBatch
+             * @instance
+             */
+            ReplicaBatch.prototype.schema = 0;
+
+            /**
+             * ReplicaBatch records.
+             * @member {Array.<anysip.bus.ReplicaRecord.$Properties>} records
+             * @memberof anysip.bus.ReplicaBatch
+             * @instance
+             */
+            ReplicaBatch.prototype.records = $util.emptyArray;
+
+            /**
+             * Creates a new ReplicaBatch instance using the specified properties.
+             * @function create
+             * @memberof anysip.bus.ReplicaBatch
+             * @static
+             * @param {anysip.bus.ReplicaBatch.$Properties=} [properties] Properties to set
+             * @returns {anysip.bus.ReplicaBatch} ReplicaBatch instance
+             * @type {{
+             *   (properties: anysip.bus.ReplicaBatch.$Shape): anysip.bus.ReplicaBatch & anysip.bus.ReplicaBatch.$Shape;
+             *   (properties?: anysip.bus.ReplicaBatch.$Properties): anysip.bus.ReplicaBatch;
+             * }}
+             */
+            ReplicaBatch.create = function(properties) {
+                return new ReplicaBatch(properties);
+            };
+
+            /**
+             * Encodes the specified ReplicaBatch message. Does not implicitly {@link anysip.bus.ReplicaBatch.verify|verify} messages.
+             * @function encode
+             * @memberof anysip.bus.ReplicaBatch
+             * @static
+             * @param {anysip.bus.ReplicaBatch.$Properties} message ReplicaBatch message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ReplicaBatch.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.schema != null && $Object.hasOwnProperty.call(message, "schema") && message.schema !== 0)
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint32(message.schema);
+                if (message.records != null && message.records.length)
+                    for (let i = 0; i < message.records.length; ++i)
+                        $root.anysip.bus.ReplicaRecord.encode(message.records[i], writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ReplicaBatch message from the specified reader or buffer.
+             * @function decode
+             * @memberof anysip.bus.ReplicaBatch
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {anysip.bus.ReplicaBatch & anysip.bus.ReplicaBatch.$Shape} ReplicaBatch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ReplicaBatch.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.anysip.bus.ReplicaBatch();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.schema = value;
+                            else
+                                delete message.schema;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.records && message.records.length))
+                                message.records = [];
+                            message.records.push($root.anysip.bus.ReplicaRecord.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            return ReplicaBatch;
+        })();
+
+        bus.SyncRequest = (function() {
+
+            /**
+             * Properties of a SyncRequest.
+             * @typedef {Object} anysip.bus.SyncRequest.$Properties
+             * @property {number|null} [session] SyncRequest session
+             * @property {number|null} [window] SyncRequest window
+             * @property {number|null} [schema] SyncRequest schema
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a SyncRequest.
+             * @memberof anysip.bus
+             * @interface ISyncRequest
+             * @augments anysip.bus.SyncRequest.$Properties
+             * @deprecated Use anysip.bus.SyncRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of a SyncRequest.
+             * @typedef {anysip.bus.SyncRequest.$Properties} anysip.bus.SyncRequest.$Shape
+             */
+
+            /**
+             * Constructs a new SyncRequest.
+             * @memberof anysip.bus
+             * @classdesc Represents a SyncRequest.
+             * @constructor
+             * @param {anysip.bus.SyncRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const SyncRequest = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * SyncRequest session.
+             * @member {number} session
+             * @memberof anysip.bus.SyncRequest
+             * @instance
+             */
+            SyncRequest.prototype.session = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * SyncRequest window.
+             * @member {number} window
+             * @memberof anysip.bus.SyncRequest
+             * @instance
+             */
+            SyncRequest.prototype.window = 0;
+
+            /**
+             * SyncRequest schema.
+             * @member {number} schema
+             * @memberof anysip.bus.SyncRequest
+             * @instance
+             */
+            SyncRequest.prototype.schema = 0;
+
+            /**
+             * Creates a new SyncRequest instance using the specified properties.
+             * @function create
+             * @memberof anysip.bus.SyncRequest
+             * @static
+             * @param {anysip.bus.SyncRequest.$Properties=} [properties] Properties to set
+             * @returns {anysip.bus.SyncRequest} SyncRequest instance
+             * @type {{
+             *   (properties: anysip.bus.SyncRequest.$Shape): anysip.bus.SyncRequest & anysip.bus.SyncRequest.$Shape;
+             *   (properties?: anysip.bus.SyncRequest.$Properties): anysip.bus.SyncRequest;
+             * }}
+             */
+            SyncRequest.create = function(properties) {
+                return new SyncRequest(properties);
+            };
+
+            /**
+             * Encodes the specified SyncRequest message. Does not implicitly {@link anysip.bus.SyncRequest.verify|verify} messages.
+             * @function encode
+             * @memberof anysip.bus.SyncRequest
+             * @static
+             * @param {anysip.bus.SyncRequest.$Properties} message SyncRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            SyncRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.session != null && $Object.hasOwnProperty.call(message, "session") && (typeof message.session === "object" ? message.session.low || message.session.high : message.session !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.session);
+                if (message.window != null && $Object.hasOwnProperty.call(message, "window") && message.window !== 0)
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.window);
+                if (message.schema != null && $Object.hasOwnProperty.call(message, "schema") && message.schema !== 0)
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.schema);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a SyncRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof anysip.bus.SyncRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {anysip.bus.SyncRequest & anysip.bus.SyncRequest.$Shape} SyncRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            SyncRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.anysip.bus.SyncRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.session = value;
+                            else
+                                delete message.session;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.window = value;
+                            else
+                                delete message.window;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.schema = value;
+                            else
+                                delete message.schema;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            return SyncRequest;
+        })();
+
+        bus.SyncChunk = (function() {
+
+            /**
+             * Properties of a SyncChunk.
+             * @typedef {Object} anysip.bus.SyncChunk.$Properties
+             * @property {number|null} [session] SyncChunk session
+             * @property {number|null} [index] SyncChunk index
+             * @property {Array.<anysip.bus.ReplicaRecord.$Properties>|null} [records] SyncChunk records
+             * @property {boolean|null} [last] SyncChunk last
+             * @property {number|null} [total] SyncChunk total
+             * @property {string|null} [refused] SyncChunk refused
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a SyncChunk.
+             * @memberof anysip.bus
+             * @interface ISyncChunk
+             * @augments anysip.bus.SyncChunk.$Properties
+             * @deprecated Use anysip.bus.SyncChunk.$Properties instead.
+             */
+
+            /**
+             * Shape of a SyncChunk.
+             * @typedef {anysip.bus.SyncChunk.$Properties} anysip.bus.SyncChunk.$Shape
+             */
+
+            /**
+             * Constructs a new SyncChunk.
+             * @memberof anysip.bus
+             * @classdesc Represents a SyncChunk.
+             * @constructor
+             * @param {anysip.bus.SyncChunk.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const SyncChunk = function (properties) {
+                this.records = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * SyncChunk session.
+             * @member {number} session
+             * @memberof anysip.bus.SyncChunk
+             * @instance
+             */
+            SyncChunk.prototype.session = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * SyncChunk index.
+             * @member {number} index
+             * @memberof anysip.bus.SyncChunk
+             * @instance
+             */
+            SyncChunk.prototype.index = 0;
+
+            /**
+             * SyncChunk records.
+             * @member {Array.<anysip.bus.ReplicaRecord.$Properties>} records
+             * @memberof anysip.bus.SyncChunk
+             * @instance
+             */
+            SyncChunk.prototype.records = $util.emptyArray;
+
+            /**
+             * SyncChunk last.
+             * @member {boolean} last
+             * @memberof anysip.bus.SyncChunk
+             * @instance
+             */
+            SyncChunk.prototype.last = false;
+
+            /**
+             * SyncChunk total.
+             * @member {number} total
+             * @memberof anysip.bus.SyncChunk
+             * @instance
+             */
+            SyncChunk.prototype.total = 0;
+
+            /**
+             * SyncChunk refused.
+             * @member {string} refused
+             * @memberof anysip.bus.SyncChunk
+             * @instance
+             */
+            SyncChunk.prototype.refused = "";
+
+            /**
+             * Creates a new SyncChunk instance using the specified properties.
+             * @function create
+             * @memberof anysip.bus.SyncChunk
+             * @static
+             * @param {anysip.bus.SyncChunk.$Properties=} [properties] Properties to set
+             * @returns {anysip.bus.SyncChunk} SyncChunk instance
+             * @type {{
+             *   (properties: anysip.bus.SyncChunk.$Shape): anysip.bus.SyncChunk & anysip.bus.SyncChunk.$Shape;
+             *   (properties?: anysip.bus.SyncChunk.$Properties): anysip.bus.SyncChunk;
+             * }}
+             */
+            SyncChunk.create = function(properties) {
+                return new SyncChunk(properties);
+            };
+
+            /**
+             * Encodes the specified SyncChunk message. Does not implicitly {@link anysip.bus.SyncChunk.verify|verify} messages.
+             * @function encode
+             * @memberof anysip.bus.SyncChunk
+             * @static
+             * @param {anysip.bus.SyncChunk.$Properties} message SyncChunk message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            SyncChunk.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.session != null && $Object.hasOwnProperty.call(message, "session") && (typeof message.session === "object" ? message.session.low || message.session.high : message.session !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.session);
+                if (message.index != null && $Object.hasOwnProperty.call(message, "index") && message.index !== 0)
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.index);
+                if (message.records != null && message.records.length)
+                    for (let i = 0; i < message.records.length; ++i)
+                        $root.anysip.bus.ReplicaRecord.encode(message.records[i], writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+                if (message.last != null && $Object.hasOwnProperty.call(message, "last") && message.last !== false)
+                    writer.uint32(/* id 4, wireType 0 =*/32).bool(message.last);
+                if (message.total != null && $Object.hasOwnProperty.call(message, "total") && message.total !== 0)
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.total);
+                if (message.refused != null && $Object.hasOwnProperty.call(message, "refused") && message.refused !== "")
+                    writer.uint32(/* id 6, wireType 2 =*/50).string(message.refused);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a SyncChunk message from the specified reader or buffer.
+             * @function decode
+             * @memberof anysip.bus.SyncChunk
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {anysip.bus.SyncChunk & anysip.bus.SyncChunk.$Shape} SyncChunk
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            SyncChunk.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.anysip.bus.SyncChunk();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.session = value;
+                            else
+                                delete message.session;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.index = value;
+                            else
+                                delete message.index;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.records && message.records.length))
+                                message.records = [];
+                            message.records.push($root.anysip.bus.ReplicaRecord.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.last = value;
+                            else
+                                delete message.last;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.total = value;
+                            else
+                                delete message.total;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.refused = value;
+                            else
+                                delete message.refused;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            return SyncChunk;
+        })();
+
+        bus.SyncAck = (function() {
+
+            /**
+             * Properties of a SyncAck.
+             * @typedef {Object} anysip.bus.SyncAck.$Properties
+             * @property {number|null} [session] SyncAck session
+             * @property {number|null} [index] SyncAck index
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a SyncAck.
+             * @memberof anysip.bus
+             * @interface ISyncAck
+             * @augments anysip.bus.SyncAck.$Properties
+             * @deprecated Use anysip.bus.SyncAck.$Properties instead.
+             */
+
+            /**
+             * Shape of a SyncAck.
+             * @typedef {anysip.bus.SyncAck.$Properties} anysip.bus.SyncAck.$Shape
+             */
+
+            /**
+             * Constructs a new SyncAck.
+             * @memberof anysip.bus
+             * @classdesc Represents a SyncAck.
+             * @constructor
+             * @param {anysip.bus.SyncAck.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const SyncAck = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * SyncAck session.
+             * @member {number} session
+             * @memberof anysip.bus.SyncAck
+             * @instance
+             */
+            SyncAck.prototype.session = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * SyncAck index.
+             * @member {number} index
+             * @memberof anysip.bus.SyncAck
+             * @instance
+             */
+            SyncAck.prototype.index = 0;
+
+            /**
+             * Creates a new SyncAck instance using the specified properties.
+             * @function create
+             * @memberof anysip.bus.SyncAck
+             * @static
+             * @param {anysip.bus.SyncAck.$Properties=} [properties] Properties to set
+             * @returns {anysip.bus.SyncAck} SyncAck instance
+             * @type {{
+             *   (properties: anysip.bus.SyncAck.$Shape): anysip.bus.SyncAck & anysip.bus.SyncAck.$Shape;
+             *   (properties?: anysip.bus.SyncAck.$Properties): anysip.bus.SyncAck;
+             * }}
+             */
+            SyncAck.create = function(properties) {
+                return new SyncAck(properties);
+            };
+
+            /**
+             * Encodes the specified SyncAck message. Does not implicitly {@link anysip.bus.SyncAck.verify|verify} messages.
+             * @function encode
+             * @memberof anysip.bus.SyncAck
+             * @static
+             * @param {anysip.bus.SyncAck.$Properties} message SyncAck message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            SyncAck.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.session != null && $Object.hasOwnProperty.call(message, "session") && (typeof message.session === "object" ? message.session.low || message.session.high : message.session !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.session);
+                if (message.index != null && $Object.hasOwnProperty.call(message, "index") && message.index !== 0)
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.index);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a SyncAck message from the specified reader or buffer.
+             * @function decode
+             * @memberof anysip.bus.SyncAck
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {anysip.bus.SyncAck & anysip.bus.SyncAck.$Shape} SyncAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            SyncAck.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.anysip.bus.SyncAck();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.session = value;
+                            else
+                                delete message.session;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.index = value;
+                            else
+                                delete message.index;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            return SyncAck;
+        })();
+
+        bus.LocationBinding = (function() {
+
+            /**
+             * Properties of a LocationBinding.
+             * @typedef {Object} anysip.bus.LocationBinding.$Properties
+             * @property {string|null} [aor] LocationBinding aor
+             * @property {string|null} [contact] LocationBinding contact
+             * @property {string|null} [q] LocationBinding q
+             * @property {string|null} [callId] LocationBinding callId
+             * @property {number|null} [cseq] LocationBinding cseq
+             * @property {Array.<string>|null} [path] LocationBinding path
+             * @property {string|null} [transport] LocationBinding transport
+             * @property {string|null} [address] LocationBinding address
+             * @property {number|null} [port] LocationBinding port
+             * @property {string|null} [socketId] LocationBinding socketId
+             * @property {number|null} [flowNode] LocationBinding flowNode
+             * @property {number|null} [connectionId] LocationBinding connectionId
+             * @property {string|null} [userAgent] LocationBinding userAgent
+             * @property {string|null} [instance] LocationBinding instance
+             * @property {number|null} [regId] LocationBinding regId
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a LocationBinding.
+             * @memberof anysip.bus
+             * @interface ILocationBinding
+             * @augments anysip.bus.LocationBinding.$Properties
+             * @deprecated Use anysip.bus.LocationBinding.$Properties instead.
+             */
+
+            /**
+             * Shape of a LocationBinding.
+             * @typedef {anysip.bus.LocationBinding.$Properties} anysip.bus.LocationBinding.$Shape
+             */
+
+            /**
+             * Constructs a new LocationBinding.
+             * @memberof anysip.bus
+             * @classdesc Represents a LocationBinding.
+             * @constructor
+             * @param {anysip.bus.LocationBinding.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const LocationBinding = function (properties) {
+                this.path = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * LocationBinding aor.
+             * @member {string} aor
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.aor = "";
+
+            /**
+             * LocationBinding contact.
+             * @member {string} contact
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.contact = "";
+
+            /**
+             * LocationBinding q.
+             * @member {string} q
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.q = "";
+
+            /**
+             * LocationBinding callId.
+             * @member {string} callId
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.callId = "";
+
+            /**
+             * LocationBinding cseq.
+             * @member {number} cseq
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.cseq = 0;
+
+            /**
+             * LocationBinding path.
+             * @member {Array.<string>} path
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.path = $util.emptyArray;
+
+            /**
+             * LocationBinding transport.
+             * @member {string} transport
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.transport = "";
+
+            /**
+             * LocationBinding address.
+             * @member {string} address
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.address = "";
+
+            /**
+             * LocationBinding port.
+             * @member {number} port
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.port = 0;
+
+            /**
+             * LocationBinding socketId.
+             * @member {string} socketId
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.socketId = "";
+
+            /**
+             * LocationBinding flowNode.
+             * @member {number} flowNode
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.flowNode = 0;
+
+            /**
+             * LocationBinding connectionId.
+             * @member {number} connectionId
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.connectionId = 0;
+
+            /**
+             * LocationBinding userAgent.
+             * @member {string} userAgent
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.userAgent = "";
+
+            /**
+             * LocationBinding instance.
+             * @member {string} instance
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.instance = "";
+
+            /**
+             * LocationBinding regId.
+             * @member {number} regId
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.regId = 0;
+
+            /**
+             * Creates a new LocationBinding instance using the specified properties.
+             * @function create
+             * @memberof anysip.bus.LocationBinding
+             * @static
+             * @param {anysip.bus.LocationBinding.$Properties=} [properties] Properties to set
+             * @returns {anysip.bus.LocationBinding} LocationBinding instance
+             * @type {{
+             *   (properties: anysip.bus.LocationBinding.$Shape): anysip.bus.LocationBinding & anysip.bus.LocationBinding.$Shape;
+             *   (properties?: anysip.bus.LocationBinding.$Properties): anysip.bus.LocationBinding;
+             * }}
+             */
+            LocationBinding.create = function(properties) {
+                return new LocationBinding(properties);
+            };
+
+            /**
+             * Encodes the specified LocationBinding message. Does not implicitly {@link anysip.bus.LocationBinding.verify|verify} messages.
+             * @function encode
+             * @memberof anysip.bus.LocationBinding
+             * @static
+             * @param {anysip.bus.LocationBinding.$Properties} message LocationBinding message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            LocationBinding.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.aor != null && $Object.hasOwnProperty.call(message, "aor") && message.aor !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.aor);
+                if (message.contact != null && $Object.hasOwnProperty.call(message, "contact") && message.contact !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.contact);
+                if (message.q != null && $Object.hasOwnProperty.call(message, "q") && message.q !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.q);
+                if (message.callId != null && $Object.hasOwnProperty.call(message, "callId") && message.callId !== "")
+                    writer.uint32(/* id 4, wireType 2 =*/34).string(message.callId);
+                if (message.cseq != null && $Object.hasOwnProperty.call(message, "cseq") && message.cseq !== 0)
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.cseq);
+                if (message.path != null && message.path.length)
+                    for (let i = 0; i < message.path.length; ++i)
+                        writer.uint32(/* id 6, wireType 2 =*/50).string(message.path[i]);
+                if (message.transport != null && $Object.hasOwnProperty.call(message, "transport") && message.transport !== "")
+                    writer.uint32(/* id 7, wireType 2 =*/58).string(message.transport);
+                if (message.address != null && $Object.hasOwnProperty.call(message, "address") && message.address !== "")
+                    writer.uint32(/* id 8, wireType 2 =*/66).string(message.address);
+                if (message.port != null && $Object.hasOwnProperty.call(message, "port") && message.port !== 0)
+                    writer.uint32(/* id 9, wireType 0 =*/72).uint32(message.port);
+                if (message.socketId != null && $Object.hasOwnProperty.call(message, "socketId") && message.socketId !== "")
+                    writer.uint32(/* id 10, wireType 2 =*/82).string(message.socketId);
+                if (message.flowNode != null && $Object.hasOwnProperty.call(message, "flowNode") && message.flowNode !== 0)
+                    writer.uint32(/* id 11, wireType 0 =*/88).uint32(message.flowNode);
+                if (message.connectionId != null && $Object.hasOwnProperty.call(message, "connectionId") && !$Object.is(message.connectionId, 0))
+                    writer.uint32(/* id 12, wireType 1 =*/97).double(message.connectionId);
+                if (message.userAgent != null && $Object.hasOwnProperty.call(message, "userAgent") && message.userAgent !== "")
+                    writer.uint32(/* id 13, wireType 2 =*/106).string(message.userAgent);
+                if (message.instance != null && $Object.hasOwnProperty.call(message, "instance") && message.instance !== "")
+                    writer.uint32(/* id 14, wireType 2 =*/114).string(message.instance);
+                if (message.regId != null && $Object.hasOwnProperty.call(message, "regId") && message.regId !== 0)
+                    writer.uint32(/* id 15, wireType 0 =*/120).uint32(message.regId);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a LocationBinding message from the specified reader or buffer.
+             * @function decode
+             * @memberof anysip.bus.LocationBinding
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {anysip.bus.LocationBinding & anysip.bus.LocationBinding.$Shape} LocationBinding
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            LocationBinding.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.anysip.bus.LocationBinding();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.aor = value;
+                            else
+                                delete message.aor;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.contact = value;
+                            else
+                                delete message.contact;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.q = value;
+                            else
+                                delete message.q;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.callId = value;
+                            else
+                                delete message.callId;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.cseq = value;
+                            else
+                                delete message.cseq;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.path && message.path.length))
+                                message.path = [];
+                            message.path.push(reader.stringVerify());
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.transport = value;
+                            else
+                                delete message.transport;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.address = value;
+                            else
+                                delete message.address;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.port = value;
+                            else
+                                delete message.port;
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.socketId = value;
+                            else
+                                delete message.socketId;
+                            continue;
+                        }
+                    case 11: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.flowNode = value;
+                            else
+                                delete message.flowNode;
+                            continue;
+                        }
+                    case 12: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.connectionId = value;
+                            else
+                                delete message.connectionId;
+                            continue;
+                        }
+                    case 13: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.userAgent = value;
+                            else
+                                delete message.userAgent;
+                            continue;
+                        }
+                    case 14: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.instance = value;
+                            else
+                                delete message.instance;
+                            continue;
+                        }
+                    case 15: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.regId = value;
+                            else
+                                delete message.regId;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            return LocationBinding;
         })();
 
         return bus;

@@ -23,8 +23,8 @@ export namespace anysip {
             /** DIALOG value */
             DIALOG = 3,
 
-            /** REGISTRAR value */
-            REGISTRAR = 4
+            /** LOCATION value */
+            LOCATION = 4
         }
 
         /**
@@ -550,6 +550,586 @@ export namespace anysip {
 
             /** Shape of an IdInUse. */
             type $Shape = anysip.bus.IdInUse.$Properties;
+        }
+
+        /** ReplicaType enum. */
+        enum ReplicaType {
+
+            /** REPLICA_TYPE_UNSPECIFIED value */
+            REPLICA_TYPE_UNSPECIFIED = 0,
+
+            /** DELTA value */
+            DELTA = 1,
+
+            /** SYNC_REQUEST value */
+            SYNC_REQUEST = 2,
+
+            /** SYNC_CHUNK value */
+            SYNC_CHUNK = 3,
+
+            /** SYNC_ACK value */
+            SYNC_ACK = 4,
+
+            /** SYNC_OFFER value */
+            SYNC_OFFER = 5
+        }
+
+        /**
+         * Properties of a ReplicaRecord.
+         * @deprecated Use anysip.bus.ReplicaRecord.$Properties instead.
+         */
+        interface IReplicaRecord extends anysip.bus.ReplicaRecord.$Properties {
+        }
+
+        /** Represents a ReplicaRecord. */
+        class ReplicaRecord {
+
+            /**
+             * Constructs a new ReplicaRecord.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: anysip.bus.ReplicaRecord.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ReplicaRecord key. */
+            key: string;
+
+            /** ReplicaRecord time. */
+            time: number;
+
+            /** ReplicaRecord origin. */
+            origin: number;
+
+            /** ReplicaRecord expiresAt. */
+            expiresAt: number;
+
+            /** ReplicaRecord deleted. */
+            deleted: boolean;
+
+            /** ReplicaRecord value. */
+            value: Uint8Array;
+
+            /**
+             * Creates a new ReplicaRecord instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ReplicaRecord instance
+             */
+            static create(properties: anysip.bus.ReplicaRecord.$Shape): anysip.bus.ReplicaRecord & anysip.bus.ReplicaRecord.$Shape;
+            static create(properties?: anysip.bus.ReplicaRecord.$Properties): anysip.bus.ReplicaRecord;
+
+            /**
+             * Encodes the specified ReplicaRecord message. Does not implicitly {@link anysip.bus.ReplicaRecord.verify|verify} messages.
+             * @param message ReplicaRecord message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: anysip.bus.ReplicaRecord.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ReplicaRecord message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {anysip.bus.ReplicaRecord & anysip.bus.ReplicaRecord.$Shape} ReplicaRecord
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): anysip.bus.ReplicaRecord & anysip.bus.ReplicaRecord.$Shape;
+        }
+
+        namespace ReplicaRecord {
+
+            /** Properties of a ReplicaRecord. */
+            interface $Properties {
+
+                /** ReplicaRecord key */
+                key?: (string|null);
+
+                /** ReplicaRecord time */
+                time?: (number|null);
+
+                /** ReplicaRecord origin */
+                origin?: (number|null);
+
+                /** ReplicaRecord expiresAt */
+                expiresAt?: (number|null);
+
+                /** ReplicaRecord deleted */
+                deleted?: (boolean|null);
+
+                /** ReplicaRecord value */
+                value?: (Uint8Array|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ReplicaRecord. */
+            type $Shape = anysip.bus.ReplicaRecord.$Properties;
+        }
+
+        /**
+         * Properties of a ReplicaBatch.
+         * @deprecated Use anysip.bus.ReplicaBatch.$Properties instead.
+         */
+        interface IReplicaBatch extends anysip.bus.ReplicaBatch.$Properties {
+        }
+
+        /** Represents a ReplicaBatch. */
+        class ReplicaBatch {
+
+            /**
+             * Constructs a new ReplicaBatch.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: anysip.bus.ReplicaBatch.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ReplicaBatch schema. */
+            schema: number;
+
+            /** ReplicaBatch records. */
+            records: anysip.bus.ReplicaRecord.$Properties[];
+
+            /**
+             * Creates a new ReplicaBatch instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ReplicaBatch instance
+             */
+            static create(properties: anysip.bus.ReplicaBatch.$Shape): anysip.bus.ReplicaBatch & anysip.bus.ReplicaBatch.$Shape;
+            static create(properties?: anysip.bus.ReplicaBatch.$Properties): anysip.bus.ReplicaBatch;
+
+            /**
+             * Encodes the specified ReplicaBatch message. Does not implicitly {@link anysip.bus.ReplicaBatch.verify|verify} messages.
+             * @param message ReplicaBatch message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: anysip.bus.ReplicaBatch.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ReplicaBatch message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {anysip.bus.ReplicaBatch & anysip.bus.ReplicaBatch.$Shape} ReplicaBatch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): anysip.bus.ReplicaBatch & anysip.bus.ReplicaBatch.$Shape;
+        }
+
+        namespace ReplicaBatch {
+
+            /** Properties of a ReplicaBatch. */
+            interface $Properties {
+
+                /** ReplicaBatch schema */
+                schema?: (number|null);
+
+                /** ReplicaBatch records */
+                records?: (anysip.bus.ReplicaRecord.$Properties[]|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ReplicaBatch. */
+            type $Shape = anysip.bus.ReplicaBatch.$Properties;
+        }
+
+        /**
+         * Properties of a SyncRequest.
+         * @deprecated Use anysip.bus.SyncRequest.$Properties instead.
+         */
+        interface ISyncRequest extends anysip.bus.SyncRequest.$Properties {
+        }
+
+        /** Represents a SyncRequest. */
+        class SyncRequest {
+
+            /**
+             * Constructs a new SyncRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: anysip.bus.SyncRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** SyncRequest session. */
+            session: number;
+
+            /** SyncRequest window. */
+            window: number;
+
+            /** SyncRequest schema. */
+            schema: number;
+
+            /**
+             * Creates a new SyncRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns SyncRequest instance
+             */
+            static create(properties: anysip.bus.SyncRequest.$Shape): anysip.bus.SyncRequest & anysip.bus.SyncRequest.$Shape;
+            static create(properties?: anysip.bus.SyncRequest.$Properties): anysip.bus.SyncRequest;
+
+            /**
+             * Encodes the specified SyncRequest message. Does not implicitly {@link anysip.bus.SyncRequest.verify|verify} messages.
+             * @param message SyncRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: anysip.bus.SyncRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a SyncRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {anysip.bus.SyncRequest & anysip.bus.SyncRequest.$Shape} SyncRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): anysip.bus.SyncRequest & anysip.bus.SyncRequest.$Shape;
+        }
+
+        namespace SyncRequest {
+
+            /** Properties of a SyncRequest. */
+            interface $Properties {
+
+                /** SyncRequest session */
+                session?: (number|null);
+
+                /** SyncRequest window */
+                window?: (number|null);
+
+                /** SyncRequest schema */
+                schema?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a SyncRequest. */
+            type $Shape = anysip.bus.SyncRequest.$Properties;
+        }
+
+        /**
+         * Properties of a SyncChunk.
+         * @deprecated Use anysip.bus.SyncChunk.$Properties instead.
+         */
+        interface ISyncChunk extends anysip.bus.SyncChunk.$Properties {
+        }
+
+        /** Represents a SyncChunk. */
+        class SyncChunk {
+
+            /**
+             * Constructs a new SyncChunk.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: anysip.bus.SyncChunk.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** SyncChunk session. */
+            session: number;
+
+            /** SyncChunk index. */
+            index: number;
+
+            /** SyncChunk records. */
+            records: anysip.bus.ReplicaRecord.$Properties[];
+
+            /** SyncChunk last. */
+            last: boolean;
+
+            /** SyncChunk total. */
+            total: number;
+
+            /** SyncChunk refused. */
+            refused: string;
+
+            /**
+             * Creates a new SyncChunk instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns SyncChunk instance
+             */
+            static create(properties: anysip.bus.SyncChunk.$Shape): anysip.bus.SyncChunk & anysip.bus.SyncChunk.$Shape;
+            static create(properties?: anysip.bus.SyncChunk.$Properties): anysip.bus.SyncChunk;
+
+            /**
+             * Encodes the specified SyncChunk message. Does not implicitly {@link anysip.bus.SyncChunk.verify|verify} messages.
+             * @param message SyncChunk message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: anysip.bus.SyncChunk.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a SyncChunk message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {anysip.bus.SyncChunk & anysip.bus.SyncChunk.$Shape} SyncChunk
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): anysip.bus.SyncChunk & anysip.bus.SyncChunk.$Shape;
+        }
+
+        namespace SyncChunk {
+
+            /** Properties of a SyncChunk. */
+            interface $Properties {
+
+                /** SyncChunk session */
+                session?: (number|null);
+
+                /** SyncChunk index */
+                index?: (number|null);
+
+                /** SyncChunk records */
+                records?: (anysip.bus.ReplicaRecord.$Properties[]|null);
+
+                /** SyncChunk last */
+                last?: (boolean|null);
+
+                /** SyncChunk total */
+                total?: (number|null);
+
+                /** SyncChunk refused */
+                refused?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a SyncChunk. */
+            type $Shape = anysip.bus.SyncChunk.$Properties;
+        }
+
+        /**
+         * Properties of a SyncAck.
+         * @deprecated Use anysip.bus.SyncAck.$Properties instead.
+         */
+        interface ISyncAck extends anysip.bus.SyncAck.$Properties {
+        }
+
+        /** Represents a SyncAck. */
+        class SyncAck {
+
+            /**
+             * Constructs a new SyncAck.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: anysip.bus.SyncAck.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** SyncAck session. */
+            session: number;
+
+            /** SyncAck index. */
+            index: number;
+
+            /**
+             * Creates a new SyncAck instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns SyncAck instance
+             */
+            static create(properties: anysip.bus.SyncAck.$Shape): anysip.bus.SyncAck & anysip.bus.SyncAck.$Shape;
+            static create(properties?: anysip.bus.SyncAck.$Properties): anysip.bus.SyncAck;
+
+            /**
+             * Encodes the specified SyncAck message. Does not implicitly {@link anysip.bus.SyncAck.verify|verify} messages.
+             * @param message SyncAck message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: anysip.bus.SyncAck.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a SyncAck message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {anysip.bus.SyncAck & anysip.bus.SyncAck.$Shape} SyncAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): anysip.bus.SyncAck & anysip.bus.SyncAck.$Shape;
+        }
+
+        namespace SyncAck {
+
+            /** Properties of a SyncAck. */
+            interface $Properties {
+
+                /** SyncAck session */
+                session?: (number|null);
+
+                /** SyncAck index */
+                index?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a SyncAck. */
+            type $Shape = anysip.bus.SyncAck.$Properties;
+        }
+
+        /**
+         * Properties of a LocationBinding.
+         * @deprecated Use anysip.bus.LocationBinding.$Properties instead.
+         */
+        interface ILocationBinding extends anysip.bus.LocationBinding.$Properties {
+        }
+
+        /** Represents a LocationBinding. */
+        class LocationBinding {
+
+            /**
+             * Constructs a new LocationBinding.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: anysip.bus.LocationBinding.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** LocationBinding aor. */
+            aor: string;
+
+            /** LocationBinding contact. */
+            contact: string;
+
+            /** LocationBinding q. */
+            q: string;
+
+            /** LocationBinding callId. */
+            callId: string;
+
+            /** LocationBinding cseq. */
+            cseq: number;
+
+            /** LocationBinding path. */
+            path: string[];
+
+            /** LocationBinding transport. */
+            transport: string;
+
+            /** LocationBinding address. */
+            address: string;
+
+            /** LocationBinding port. */
+            port: number;
+
+            /** LocationBinding socketId. */
+            socketId: string;
+
+            /** LocationBinding flowNode. */
+            flowNode: number;
+
+            /** LocationBinding connectionId. */
+            connectionId: number;
+
+            /** LocationBinding userAgent. */
+            userAgent: string;
+
+            /** LocationBinding instance. */
+            instance: string;
+
+            /** LocationBinding regId. */
+            regId: number;
+
+            /**
+             * Creates a new LocationBinding instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns LocationBinding instance
+             */
+            static create(properties: anysip.bus.LocationBinding.$Shape): anysip.bus.LocationBinding & anysip.bus.LocationBinding.$Shape;
+            static create(properties?: anysip.bus.LocationBinding.$Properties): anysip.bus.LocationBinding;
+
+            /**
+             * Encodes the specified LocationBinding message. Does not implicitly {@link anysip.bus.LocationBinding.verify|verify} messages.
+             * @param message LocationBinding message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: anysip.bus.LocationBinding.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a LocationBinding message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {anysip.bus.LocationBinding & anysip.bus.LocationBinding.$Shape} LocationBinding
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): anysip.bus.LocationBinding & anysip.bus.LocationBinding.$Shape;
+        }
+
+        namespace LocationBinding {
+
+            /** Properties of a LocationBinding. */
+            interface $Properties {
+
+                /** LocationBinding aor */
+                aor?: (string|null);
+
+                /** LocationBinding contact */
+                contact?: (string|null);
+
+                /** LocationBinding q */
+                q?: (string|null);
+
+                /** LocationBinding callId */
+                callId?: (string|null);
+
+                /** LocationBinding cseq */
+                cseq?: (number|null);
+
+                /** LocationBinding path */
+                path?: (string[]|null);
+
+                /** LocationBinding transport */
+                transport?: (string|null);
+
+                /** LocationBinding address */
+                address?: (string|null);
+
+                /** LocationBinding port */
+                port?: (number|null);
+
+                /** LocationBinding socketId */
+                socketId?: (string|null);
+
+                /** LocationBinding flowNode */
+                flowNode?: (number|null);
+
+                /** LocationBinding connectionId */
+                connectionId?: (number|null);
+
+                /** LocationBinding userAgent */
+                userAgent?: (string|null);
+
+                /** LocationBinding instance */
+                instance?: (string|null);
+
+                /** LocationBinding regId */
+                regId?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a LocationBinding. */
+            type $Shape = anysip.bus.LocationBinding.$Properties;
         }
     }
 }

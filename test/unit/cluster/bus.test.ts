@@ -51,7 +51,7 @@ test('broadcast (dst 0) reaches every peer once; unknown peers and self are refu
 test('a message with no handler for its capability is a counted drop', async (t) => {
   const [a, b] = await mesh(t, 2);
   await waitFor(() => linkedAll([a!, b!]));
-  a!.send(2, 'registrar', 1, Buffer.alloc(1));
+  a!.send(2, 'location', 1, Buffer.alloc(1));
   await waitFor(() => (b!.stats().drops.no_handler ?? 0) === 1);
   t.pass();
 });
