@@ -53,6 +53,16 @@ export class RelaySender implements Sender {
     return id;
   }
 
+  /** The node and connection behind a local connection id: another node's for a stand-in id, else this node's own. */
+  holder(connectionId: number): Remote {
+    return this.byId.get(connectionId) ?? { node: this.bus.selfId, connectionId };
+  }
+
+  /** The id to send on here to reach connection `connectionId` of `node` (its own id when it is this node's). */
+  reach(node: number, connectionId: number): number {
+    return node === this.bus.selfId ? connectionId : this.localId(node, connectionId);
+  }
+
   send(data: Buffer, dest: Destination, onError?: (err: Error) => void): void {
     const cid = dest.connectionId;
     if (cid === undefined || cid < SYNTHETIC_BASE) {

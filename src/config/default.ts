@@ -42,6 +42,7 @@ registrar:
   min_expires: 60
   max_expires: 7200
   max_contacts: 10
+  max_clock_skew: 2
 
 routes: []
 

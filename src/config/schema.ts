@@ -136,6 +136,7 @@ const registrarSchema = z.strictObject({
   min_expires: z.int().min(1).default(60),
   max_expires: z.int().min(1).default(7200),
   max_contacts: z.int().min(1).default(10),
+  max_clock_skew: z.number().min(0).max(60).default(2),
 });
 
 const routeSchema = z.strictObject({

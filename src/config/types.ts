@@ -81,6 +81,8 @@ export interface RegistrarConfig {
   min_expires: number;
   max_expires: number;
   max_contacts: number;
+  /** Seconds of clock skew allowed between nodes (how long past max_expires a removal is remembered). */
+  max_clock_skew: number;
 }
 
 export interface RouteMatch {

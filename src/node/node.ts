@@ -14,6 +14,9 @@ import { Proxy } from '../proxy/proxy.js';
 import { MtuPolicy } from '../proxy/mtu.js';
 import { loadRouteHook } from '../proxy/route-hook.js';
 import { Registrar } from '../registrar/registrar.js';
+import { LocationService } from '../location/location.js';
+import type { Binding } from '../location/binding.js';
+import { Replicator } from '../replica/replicator.js';
 import { ToTagKey } from '../sip/local-response.js';
 import { TransactionLayer } from '../tm/layer.js';
 import { TimerWheel } from '../tm/timer-wheel.js';
@@ -51,6 +54,10 @@ export class Node {
   readonly transport: NodeTransport;
   readonly wheel: TimerWheel;
   readonly registrar: Registrar | undefined;
+  /** The cluster-wide binding table (src/location); replicated when the node is in a cluster. */
+  readonly location: LocationService | undefined;
+  /** Carries the location table to and from the other nodes (src/replica). */
+  locationReplica: Replicator<Binding> | undefined;
   tm!: TransactionLayer;
   proxy!: Proxy;
   /** RFC 3261 18.1.1 size rule of the proxy; its counts are exported as anysip_mtu_*. */
@@ -104,7 +111,9 @@ export class Node {
     this.wheel = new TimerWheel({ now: this.clock.now() });
     this.branchSecret = config.node.branch_secret || randomBytes(16);
     this.toTags = new ToTagKey(this.branchSecret);
-    this.registrar = config.registrar.enabled ? new Registrar(config.registrar, this.toTags) : undefined;
+    const r = config.registrar;
+    this.location = r.enabled ? new LocationService({ max_expires: r.max_expires, max_clock_skew: r.max_clock_skew * 1000 }, config.node.id, this.clock) : undefined;
+    this.registrar = this.location ? new Registrar(r, this.location, this.toTags) : undefined;
   }
 
   /** Bind every socket, load the route hook, start timers and the admin endpoint. */
@@ -164,9 +173,9 @@ export class Node {
       maxMessageSize: c.transport.max_message_size,
     });
     if (this.opts.realTimers !== false) this.wheel.start(this.clock, 10);
-    if (this.registrar && this.opts.realTimers !== false) {
-      const registrar = this.registrar;
-      this.sweepTimer = setInterval(() => registrar.store.sweep(this.clock.now()), 1000);
+    if (this.location && this.opts.realTimers !== false) {
+      const location = this.location;
+      this.sweepTimer = setInterval(() => location.sweep(this.clock.now()), 1000);
       this.sweepTimer.unref();
     }
     this.metrics.setGauges(() => {
@@ -174,7 +183,7 @@ export class Node {
       return {
         serverTransactions: tm.serverTransactions,
         clientTransactions: tm.clientTransactions,
-        registrarContacts: this.registrar?.store.size ?? 0,
+        registrarContacts: this.location?.size ?? 0,
       };
     });
     // /status `transport` and `transactions.counters` in /metrics, as anysip_<section>_<key in snake case>.
@@ -184,8 +193,10 @@ export class Node {
     if (c.cluster) {
       this.cluster = new Cluster({ config: c.cluster, node: c.node, metrics: this.metrics, clock: this.clock, log: this.log });
       this.cluster.onFatal = (err) => this.onFatal?.(err);
-      await this.cluster.start();
     }
+    // The replica holds the node in `joining` until it has the table: it must start before membership does.
+    this.startLocationReplica();
+    await this.cluster?.start();
     this.startAnycast();
     this.drain = new Drain({
       settings: c.drain,
@@ -235,6 +246,24 @@ export class Node {
     });
     this.anycast.gate.attach(this.tm, (data, env) => ingress.receive(data, env));
     this.out = this.anycast.sender;
+    if (this.location) this.location.flows = this.anycast.sender;
+  }
+
+  private startLocationReplica(): void {
+    const bus = this.opts.bus ?? this.cluster?.bus;
+    const membership = this.opts.membership ?? this.cluster?.membership;
+    if (!this.location || !bus || !membership) return;
+    const simulated = this.opts.realTimers === false;
+    this.locationReplica = new Replicator(this.location.table, {
+      bus,
+      membership,
+      gate: this.cluster?.membership,
+      clock: this.clock,
+      log: this.log,
+      // The simulator steps in promise jobs: a microtask keeps its runs replayable.
+      ...(simulated ? { defer: queueMicrotask, timers: false } : {}),
+    });
+    this.locationReplica.start();
   }
 
   private next(msg: SipMessage, env: Envelope): void {
@@ -261,6 +290,7 @@ export class Node {
     this.wheel.stop();
     this.drain?.stop();
     await this.admin?.stop();
+    this.locationReplica?.stop();
     await this.cluster?.stop();
     await this.transport.stop();
   }
@@ -273,11 +303,23 @@ export class Node {
       uptime_seconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       sockets: this.transport.sockets(),
       transactions: tm,
-      registrar: this.registrar ? { contacts: this.registrar.store.size, aors: this.registrar.store.aors } : undefined,
+      registrar: this.location ? { contacts: this.location.size, aors: this.location.aors } : undefined,
+      location: this.location ? this.locationStatus() : undefined,
       transport: this.transport.stats(),
       counters: this.metrics.counters(),
       cluster: this.cluster?.status(),
       drain: this.drain?.status(),
+    };
+  }
+
+  private locationStatus(): Record<string, unknown> {
+    const l = this.location!;
+    return {
+      bindings: l.size,
+      aors: l.aors,
+      records: l.table.held,
+      ...(this.locationReplica ? { sync: this.locationReplica.sync, serving: this.locationReplica.serving } : {}),
+      replication: l.table.counters,
     };
   }
 

@@ -6,7 +6,8 @@ import type { SipMessage } from '../sip/message.js';
 import type { SipUri } from '../sip/types.js';
 import { aorOf } from '../registrar/aor.js';
 import type { Registrar } from '../registrar/registrar.js';
-import type { Binding } from '../registrar/store.js';
+import type { Binding } from '../location/binding.js';
+import { parseUri } from '../sip/uri.js';
 import { parseUriShared } from '../sip/uri.js';
 import type { Destination, Envelope } from '../transport/types.js';
 import type { Target } from './context.js';
@@ -32,11 +33,12 @@ export function routeTarget(uri: string, socketId: string | undefined): Target {
  * (its Contact host is usually *.invalid); on TCP, when its Contact is the
  * very address it connected from. Otherwise the Contact is dialled as usual.
  */
-export function registeredConnection(b: Binding): Destination | undefined {
+export function registeredConnection(b: Binding, connectionOf: (b: Binding) => Destination): Destination | undefined {
   const src = b.source;
-  if (src.transport === 'ws') return { ...src };
-  if (src.transport === 'tcp' && normalizeHost(b.uri.host) === src.address && (b.uri.port ?? 5060) === src.port) {
-    return { ...src };
+  if (src.transport === 'ws') return connectionOf(b);
+  if (src.transport === 'tcp') {
+    const uri = parseUri(b.contact);
+    if (normalizeHost(uri.host) === src.address && (uri.port ?? 5060) === src.port) return connectionOf(b);
   }
   return undefined;
 }
@@ -67,7 +69,7 @@ export function contactGroups(registrar: Registrar, ruri: SipUri, now: number): 
     const target: Target = {
       uri: b.contact,
       routes: b.path.length ? b.path : undefined,
-      destination: b.path.length ? undefined : registeredConnection(b),
+      destination: b.path.length ? undefined : registeredConnection(b, (x) => registrar.location.connectionOf(x)),
     };
     if (b.q !== lastQ) groups.push([]);
     groups[groups.length - 1]!.push(target);

@@ -5,11 +5,12 @@ import { SipParseError } from '../core/errors.js';
 import { parseNameAddr } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
 import { buildLocalResponse, type ToTagKey } from '../sip/local-response.js';
-import { uriEquals } from '../sip/uri.js';
+import { parseUri, uriKey } from '../sip/uri.js';
 import type { NameAddr } from '../sip/types.js';
-import type { Destination, Envelope } from '../transport/types.js';
+import type { Envelope } from '../transport/types.js';
+import type { Binding } from '../location/binding.js';
+import type { LocationService } from '../location/location.js';
 import { aorOf } from './aor.js';
-import { type Binding, LocationStore } from './store.js';
 
 export interface RegistrarSettings {
   default_expires: number;
@@ -22,10 +23,10 @@ export interface RegistrarSettings {
 export type RegisterOutcome = 'registered' | 'unregistered' | 'queried' | 'rejected';
 
 export class Registrar {
-  readonly store = new LocationStore();
-
   constructor(
     private readonly settings: RegistrarSettings,
+    /** The cluster-wide binding table: written here, replicated by src/replica. */
+    readonly location: LocationService,
     /** Key of the To tags of our responses (src/sip/local-response.ts). */
     private readonly toTags: ToTagKey,
   ) {}
@@ -43,7 +44,7 @@ export class Registrar {
   }
 
   lookup(aor: string, now: number): Binding[] {
-    return this.store.lookup(aor, now);
+    return this.location.lookup(aor, now);
   }
 
   private process(req: SipMessage, env: Envelope, now: number) {
@@ -66,44 +67,43 @@ export class Registrar {
       if (contacts.length !== 1 || headerExpires !== 0) {
         return reject(400, 'Wildcard Contact requires Expires 0 and no other Contact');
       }
-      const current = this.store.lookup(aor, now);
+      const current = this.location.lookup(aor, now);
       if (current.some((b) => b.callId === callId && b.cseq >= cseq)) return reject(500, 'Out of order REGISTER');
-      this.store.replace(aor, []);
+      for (const b of current) this.location.remove(b);
       return { response: this.ok(req, aor, now), outcome: 'unregistered' as const };
     }
 
-    const bindings = this.store.lookup(aor, now);
+    // Work on a copy; nothing is written unless the whole REGISTER is accepted.
+    const bindings = this.location.lookup(aor, now).map((b) => ({ b, key: uriKey(parseUri(b.contact)) }));
     const path = req.getAll('path');
-    const source: Destination = {
-      transport: env.transport,
-      address: env.remote.address,
-      port: env.remote.port,
-      socketId: env.socketId,
-      connectionId: env.connectionId,
-    };
+    const source = this.location.sourceOf(env);
+    const puts: Binding[] = [];
+    const removes: Binding[] = [];
     let added = false;
-    let removed = false;
     for (const c of contacts) {
       const expires = this.expiresFor(c, headerExpires);
       if (expires > 0 && expires < this.settings.min_expires) {
         return reject(423, 'Interval Too Brief', [['Min-Expires', String(this.settings.min_expires)]]);
       }
-      const at = bindings.findIndex((b) => uriEquals(b.uri, c.uri));
+      const key = uriKey(c.uri);
+      const at = bindings.findIndex((x) => x.key === key);
       if (at >= 0) {
-        const old = bindings[at]!;
+        const old = bindings[at]!.b;
         if (old.callId === callId && old.cseq >= cseq) return reject(500, 'Out of order REGISTER');
         if (expires === 0) {
           bindings.splice(at, 1);
-          removed = true;
+          removes.push(old);
           continue;
         }
       } else if (expires === 0) {
         continue;
       }
       const qText = c.params.get('q') ?? '';
+      const instance = c.params.get('+sip.instance');
+      const regId = c.params.get('reg-id');
       const binding: Binding = {
+        aor,
         contact: c.uriText,
-        uri: c.uri,
         q: qText === '' ? 1 : parseQ(qText),
         qText,
         expiresAt: now + Math.min(expires, this.settings.max_expires) * 1000,
@@ -111,17 +111,21 @@ export class Registrar {
         cseq,
         path,
         source,
-        userAgent: req.get('user-agent'),
+        ...(req.get('user-agent') !== undefined ? { userAgent: req.get('user-agent') } : {}),
+        ...(instance ? { instance } : {}),
+        ...(regId && /^\d{1,9}$/.test(regId) ? { regId: Number(regId) } : {}),
       };
-      if (at >= 0) bindings[at] = binding;
+      puts.push(binding);
+      if (at >= 0) bindings[at] = { b: binding, key };
       else {
-        bindings.push(binding);
+        bindings.push({ b: binding, key });
         added = true;
       }
     }
     if (bindings.length > this.settings.max_contacts) return reject(503, 'Too Many Registered Contacts');
-    this.store.replace(aor, bindings);
-    const outcome = added || !removed ? 'registered' : 'unregistered';
+    for (const b of removes) this.location.remove(b);
+    for (const b of puts) this.location.put(b);
+    const outcome = added || removes.length === 0 ? 'registered' : 'unregistered';
     return { response: this.ok(req, aor, now), outcome: outcome as RegisterOutcome };
   }
 
@@ -134,7 +138,7 @@ export class Registrar {
   /** 200 OK listing every current binding with its remaining time (10.3 step 8). */
   private ok(req: SipMessage, aor: string, now: number): SipMessage {
     const headers: Array<[string, string]> = [];
-    for (const b of this.store.lookup(aor, now)) {
+    for (const b of this.location.lookup(aor, now)) {
       const left = Math.max(0, Math.round((b.expiresAt - now) / 1000));
       headers.push(['Contact', `<${b.contact}>;expires=${left}${b.qText ? `;q=${b.qText}` : ''}`]);
     }

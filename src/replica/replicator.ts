@@ -56,6 +56,8 @@ export interface ReplicatorOptions {
   settings?: Partial<ReplicaSettings>;
   /** Runs `fn` at the end of this event-loop turn (default setImmediate). */
   defer?: (fn: () => void) => void;
+  /** false: no interval timer (the simulator); failed deltas then wait for the next membership change. Default true. */
+  timers?: boolean;
 }
 
 export class Replicator<V> {
@@ -91,8 +93,10 @@ export class Replicator<V> {
     const { bus, membership, gate } = this.opts;
     bus.handle(this.table.kind.capability, (msg) => this.receive(msg));
     this.unsubscribe = membership.onChange((c) => this.membershipChanged(c));
-    this.timer = setInterval(() => this.tick(), 250);
-    this.timer.unref();
+    if (this.opts.timers !== false) {
+      this.timer = setInterval(() => this.tick(), 250);
+      this.timer.unref();
+    }
     if (gate) {
       this.release = gate.hold(`${this.table.kind.name} sync`);
       gate.onSettled(() => this.join());

@@ -327,3 +327,19 @@ function telDigits(s: string): string {
   }
   return out.toLowerCase();
 }
+
+/**
+ * A string that names a sip/sips URI for use as a key: URIs that uriEquals() calls equal because
+ * they agree on every component share it (scheme, user, password, host, port, the parameters that
+ * must match, transport, and the headers). Other parameters are left out.
+ */
+export function uriKey(u: SipUri): string {
+  const params: string[] = [];
+  for (const k of [...MUST_MATCH, 'transport']) {
+    const v = u.params.get(k);
+    if (v !== undefined) params.push(v === null ? k : `${k}=${canonEscapes(v).toLowerCase()}`);
+  }
+  const headers = u.headers.map(([k, v]) => k.toLowerCase() + '=' + canonEscapes(v)).sort();
+  const user = u.user === undefined ? '' : canonEscapes(u.user) + (u.password !== undefined ? ':' + canonEscapes(u.password) : '') + '@';
+  return `${u.scheme}:${user}${u.host.toLowerCase()}${u.port !== undefined ? ':' + u.port : ''}${params.length ? ';' + params.join(';') : ''}${headers.length ? '?' + headers.join('&') : ''}`;
+}

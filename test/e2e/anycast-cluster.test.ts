@@ -68,5 +68,5 @@ test('a REGISTER landing on the wrong node crosses the bus once and the owner an
   t.is(a.anycast!.metrics.snapshot().sent.forward, 1);
   t.is(b.anycast!.metrics.snapshot().forwarded.initial, 1);
   t.is(a.tm.stats().serverTransactions, 0);
-  t.is(b.registrar!.store.size, 1);
+  t.is(b.location!.size, 1);
 });

@@ -87,7 +87,7 @@ log: { level: error }
       keys: { contact_port: String(bobPort) },
     }).done;
     t.is(reg.code, 0, explain(reg));
-    t.is(node.registrar?.store.size, 1, 'one contact registered');
+    t.is(node.location?.size, 1, 'one contact registered');
     const bob = sipp({ scenario: 'uas-answer.xml', localPort: bobPort, calls: 1 });
     await new Promise((r) => setTimeout(r, 300));
     const caller = await sipp({

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { Registrar } from '../../../src/registrar/registrar.js';
+import { LocationService } from '../../../src/location/location.js';
 import { ToTagKey } from '../../../src/sip/local-response.js';
 import { aorOf } from '../../../src/registrar/aor.js';
 import { SipMessage } from '../../../src/sip/message.js';
@@ -15,6 +16,11 @@ const env: Envelope = {
   receivedAt: 0,
   hops: 0,
 };
+
+/** A registrar over a fresh location table; the tests pass `now` themselves, the table's clock only versions writes. */
+function newRegistrar(): Registrar {
+  return new Registrar(settings, new LocationService({ max_expires: settings.max_expires, max_clock_skew: 2 }, 1, { now: () => 0 }), new ToTagKey('registrar-test-secret'));
+}
 
 let cseq = 1;
 function register(contacts: string[], opts: { expires?: string; callId?: string; cseq?: number; extra?: [string, string][] } = {}) {
@@ -36,7 +42,7 @@ test('AOR canonical form ignores port, params, escapes and sips', (t) => {
 });
 
 test('register, query, and the 200 lists every contact with its expiry and q', (t) => {
-  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
+  const r = newRegistrar();
   const a = r.handle(register(['<sip:alice@192.0.2.10:5062>;q=0.5', '<sip:alice@192.0.2.11>;expires=120']), env, 0);
   t.is(a.response.status, 200);
   const contacts = a.response.getAll('contact');
@@ -51,15 +57,17 @@ test('register, query, and the 200 lists every contact with its expiry and q', (
 });
 
 test('bindings expire', (t) => {
-  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
+  const r = newRegistrar();
   r.handle(register(['<sip:alice@192.0.2.10>'], { expires: '60' }), env, 0);
   t.is(r.lookup('sip:alice@example.com', 59_000).length, 1);
   t.is(r.lookup('sip:alice@example.com', 60_001).length, 0);
-  t.is(r.store.size, 0);
+  t.is(r.location.size, 1, 'held until the sweep');
+  t.is(r.location.sweep(60_001), 1);
+  t.is(r.location.size, 0);
 });
 
 test('too brief an interval gets 423 with Min-Expires; too long is clamped', (t) => {
-  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
+  const r = newRegistrar();
   const brief = r.handle(register(['<sip:alice@192.0.2.10>'], { expires: '10' }), env, 0);
   t.is(brief.response.status, 423);
   t.is(brief.response.get('min-expires'), '60');
@@ -68,35 +76,35 @@ test('too brief an interval gets 423 with Min-Expires; too long is clamped', (t)
 });
 
 test('expires=0 removes one contact; wildcard removes all and needs Expires: 0', (t) => {
-  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
+  const r = newRegistrar();
   r.handle(register(['<sip:alice@192.0.2.10>', '<sip:alice@192.0.2.11>']), env, 0);
   r.handle(register(['<sip:alice@192.0.2.10>;expires=0']), env, 0);
-  t.is(r.store.size, 1);
+  t.is(r.location.size, 1);
   const bad = r.handle(register(['*'], { expires: '60' }), env, 0);
   t.is(bad.response.status, 400);
   const all = r.handle(register(['*'], { expires: '0' }), env, 0);
   t.is(all.response.status, 200);
   t.is(all.outcome, 'unregistered');
-  t.is(r.store.size, 0);
+  t.is(r.location.size, 0);
 });
 
 test('an older CSeq on the same Call-ID is refused with 500 and changes nothing', (t) => {
-  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
+  const r = newRegistrar();
   r.handle(register(['<sip:alice@192.0.2.10>'], { cseq: 10, callId: 'c1' }), env, 0);
   const old = r.handle(register(['<sip:alice@192.0.2.10>;expires=0'], { cseq: 9, callId: 'c1' }), env, 0);
   t.is(old.response.status, 500);
-  t.is(r.store.size, 1);
+  t.is(r.location.size, 1);
 });
 
 test('max_contacts is enforced with 503', (t) => {
-  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
+  const r = newRegistrar();
   const res = r.handle(register(['<sip:a@1.1.1.1>', '<sip:a@1.1.1.2>', '<sip:a@1.1.1.3>', '<sip:a@1.1.1.4>']), env, 0);
   t.is(res.response.status, 503);
-  t.is(r.store.size, 0);
+  t.is(r.location.size, 0);
 });
 
 test('Path is stored and echoed only to a UA that supports it (RFC 3327)', (t) => {
-  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
+  const r = newRegistrar();
   const path = '<sip:edge.example.com;lr>';
   const without = r.handle(register(['<sip:alice@192.0.2.10>'], { extra: [['Path', path]] }), env, 0);
   t.false(without.response.has('path'));
@@ -106,7 +114,7 @@ test('Path is stored and echoed only to a UA that supports it (RFC 3327)', (t) =
 });
 
 test('a malformed Expires or q gets 400 with a reason, not an exception', (t) => {
-  const r = new Registrar(settings, new ToTagKey('registrar-test-secret'));
+  const r = newRegistrar();
   const e = r.handle(register(['<sip:alice@192.0.2.10>'], { expires: 'soon' }), env, 0);
   t.is(e.response.status, 400);
   t.regex(e.response.reason, /Expires/);

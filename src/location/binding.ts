@@ -1,0 +1,96 @@
+// A binding: one contact of one address-of-record, with where its REGISTER
+// really came from, and its encoding as a replicated record (src/replica).
+
+import { pb } from '../bin-proto/proto.js';
+import type { Destination, TransportName } from '../transport/types.js';
+import type { TableKind } from '../replica/types.js';
+
+/** Where the REGISTER came from. For stream transports, `node` holds the connection `connectionId`. */
+export interface BindingSource extends Destination {
+  /** The node that holds the connection (stream transports); 0 when none is known. */
+  node: number;
+}
+
+export interface Binding {
+  aor: string;
+  /** Contact URI text exactly as registered. */
+  contact: string;
+  /** 0..1; contacts without q sort as 1.0 (RFC 3261 leaves it to us; Kamailio does the same). */
+  q: number;
+  /** q as written, to echo it back ('' when absent). */
+  qText: string;
+  expiresAt: number;
+  callId: string;
+  cseq: number;
+  /** Path header values from the REGISTER (RFC 3327), top first. */
+  path: string[];
+  source: BindingSource;
+  userAgent?: string;
+  /** RFC 5626 +sip.instance and reg-id, when the UA sent them. */
+  instance?: string;
+  regId?: number;
+}
+
+const TRANSPORTS: ReadonlySet<string> = new Set(['udp', 'tcp', 'ws']);
+
+export function encodeBinding(b: Binding): Uint8Array {
+  const s = b.source;
+  return pb.LocationBinding.encode({
+    aor: b.aor,
+    contact: b.contact,
+    q: b.qText,
+    callId: b.callId,
+    cseq: b.cseq,
+    path: b.path,
+    transport: s.transport,
+    address: s.address,
+    port: s.port,
+    socketId: s.socketId ?? '',
+    flowNode: s.node,
+    connectionId: s.connectionId ?? 0,
+    userAgent: b.userAgent ?? '',
+    instance: b.instance ?? '',
+    regId: b.regId ?? 0,
+  }).finish();
+}
+
+/** Throws on bad bytes or a binding that makes no sense (the replica counts it as a bad record). */
+export function decodeBinding(bytes: Uint8Array, expiresAt = 0): Binding {
+  const m = pb.LocationBinding.decode(bytes);
+  const transport = m.transport ?? '';
+  if (!m.aor || !m.contact || !TRANSPORTS.has(transport)) throw new Error('incomplete binding');
+  const qText = m.q ?? '';
+  return {
+    aor: m.aor,
+    contact: m.contact,
+    q: qText === '' ? 1 : Number(qText),
+    qText,
+    expiresAt,
+    callId: m.callId ?? '',
+    cseq: m.cseq ?? 0,
+    path: m.path ?? [],
+    source: {
+      transport: transport as TransportName,
+      address: m.address ?? '',
+      port: m.port ?? 0,
+      ...(m.socketId ? { socketId: m.socketId } : {}),
+      ...(m.connectionId ? { connectionId: m.connectionId } : {}),
+      node: m.flowNode ?? 0,
+    },
+    ...(m.userAgent ? { userAgent: m.userAgent } : {}),
+    ...(m.instance ? { instance: m.instance } : {}),
+    ...(m.regId ? { regId: m.regId } : {}),
+  };
+}
+
+/** The location table as a replicated kind. `maxExpiresMs` + `skewMs` bounds how long a binding lives. */
+export function locationKind(maxExpiresMs: number, skewMs: number): TableKind<Binding> {
+  return {
+    name: 'location',
+    capability: 'location',
+    schema: 1,
+    encode: encodeBinding,
+    decode: (bytes) => decodeBinding(bytes),
+    horizonMs: maxExpiresMs + skewMs,
+  };
+}

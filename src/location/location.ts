@@ -1,0 +1,121 @@
+// The cluster-wide location table: AOR -> bindings, one replicated table
+// (src/replica) with an index by AOR. Every node holds all of it and answers
+// lookups from its own copy; writes replicate as deltas.
+
+import type { Clock } from '../core/clock.js';
+import { ReplicaTable } from '../replica/table.js';
+import type { StoredRecord } from '../replica/types.js';
+import { parseUri, uriKey } from '../sip/uri.js';
+import { type Binding, type BindingSource, locationKind } from './binding.js';
+import type { Destination, Envelope } from '../transport/types.js';
+
+export interface LocationSettings {
+  /** registrar.max_expires, seconds: with the skew, how long a removal must be remembered. */
+  max_expires: number;
+  /** Clock skew allowed between nodes, ms. */
+  max_clock_skew: number;
+}
+
+/** Record key of a binding: its AOR and its contact URI's key (RFC 3261 URI equality). */
+export function bindingKey(aor: string, contact: string): string {
+  return aor + '\n' + uriKey(parseUri(contact));
+}
+
+/**
+ * Stream connections across the cluster. A REGISTER relayed from the node that holds its TCP/WS
+ * connection arrives with a local stand-in id (src/anycast/relay-sender.ts); a binding stores the
+ * real holder, so any node can reach the phone through it.
+ */
+export interface FlowMap {
+  /** The node and connection id behind connection `connectionId` as this node knows it. */
+  holder(connectionId: number): { node: number; connectionId: number };
+  /** The id this node sends on to reach connection `connectionId` of node `node`. */
+  reach(node: number, connectionId: number): number;
+}
+
+export class LocationService {
+  readonly table: ReplicaTable<Binding>;
+  private readonly byAor = new Map<string, Map<string, StoredRecord<Binding>>>();
+  /** Single node: every connection is here. A cluster node gets the anycast layer's map. */
+  flows: FlowMap;
+
+  constructor(
+    settings: LocationSettings,
+    readonly selfId: number,
+    private readonly clock: Clock,
+  ) {
+    this.flows = { holder: (connectionId) => ({ node: selfId, connectionId }), reach: (_node, connectionId) => connectionId };
+    this.table = new ReplicaTable(locationKind(settings.max_expires * 1000, settings.max_clock_skew), selfId, clock);
+    this.table.onChange((key, before, after) => this.index(key, before, after));
+  }
+
+  /** Live bindings of an AOR, highest q first; equal q in contact order (the same on every node). */
+  lookup(aor: string, now = this.clock.now()): Binding[] {
+    const records = this.byAor.get(aor);
+    if (!records) return [];
+    const out: Binding[] = [];
+    for (const r of records.values()) if (r.expiresAt > now) out.push(r.value);
+    return out.sort((a, b) => b.q - a.q || (a.contact < b.contact ? -1 : a.contact > b.contact ? 1 : 0));
+  }
+
+  /** Add or refresh a binding here (and, through the replicator, everywhere). */
+  put(b: Binding): void {
+    this.table.put(bindingKey(b.aor, b.contact), b, b.expiresAt);
+  }
+
+  remove(b: Binding): void {
+    this.table.remove(bindingKey(b.aor, b.contact), b);
+  }
+
+  /** Where a REGISTER that arrived with `env` came from, in the form every node understands. */
+  sourceOf(env: Envelope): BindingSource {
+    const source: BindingSource = { transport: env.transport, address: env.remote.address, port: env.remote.port, socketId: env.socketId, node: 0 };
+    if (env.connectionId !== undefined) {
+      const h = this.flows.holder(env.connectionId);
+      source.node = h.node;
+      source.connectionId = h.connectionId;
+    }
+    return source;
+  }
+
+  /** The binding's connection as this node sends to it (a stand-in id when another node holds it). */
+  connectionOf(b: Binding): Destination {
+    const { node, ...dest } = b.source;
+    if (dest.connectionId !== undefined && node) dest.connectionId = this.flows.reach(node, dest.connectionId);
+    return dest;
+  }
+
+  /** Expired bindings become tombstones; old tombstones go. Returns how many bindings expired. */
+  sweep(now = this.clock.now()): number {
+    return this.table.sweep(now);
+  }
+
+  /** Every AOR with its live bindings (`anysip location dump`). */
+  *dump(now = this.clock.now()): IterableIterator<{ aor: string; bindings: Binding[] }> {
+    for (const aor of this.byAor.keys()) {
+      const bindings = this.lookup(aor, now);
+      if (bindings.length) yield { aor, bindings };
+    }
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  get aors(): number {
+    return this.byAor.size;
+  }
+
+  private index(key: string, before: StoredRecord<Binding> | undefined, after: StoredRecord<Binding> | undefined): void {
+    const aor = (after ?? before)!.value.aor;
+    let records = this.byAor.get(aor);
+    if (after) {
+      after.value.expiresAt = after.expiresAt;
+      if (!records) this.byAor.set(aor, (records = new Map()));
+      records.set(key, after);
+    } else if (records) {
+      records.delete(key);
+      if (records.size === 0) this.byAor.delete(aor);
+    }
+  }
+}

@@ -1,0 +1,126 @@
+// One location table for a cluster of three real nodes on loopback: a user
+// registered through any node is reachable through every node, with fresh
+// Call-IDs for the calls; a restarted node takes the table before it is up and
+// then connects the same calls; a phone registered over TCP is called through
+// a node that does not hold its connection, and the call uses that connection.
+
+import test from 'ava';
+import { parseConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/core/log.js';
+import { Node } from '../../src/node/node.js';
+import { freePort } from './harness.js';
+import { tcpPhone } from './tcp-phone.js';
+import { udpPhone, type UdpPhone } from './udp-phone.js';
+
+interface Ports {
+  sip: number;
+  tcp: number;
+  bus: number;
+}
+
+function yaml(id: number, ports: Ports[]): string {
+  const p = ports[id - 1]!;
+  return `node: { id: ${id}, name: loc-${id} }
+listen:
+  - { id: sip, transport: udp, address: 127.0.0.1, port: ${p.sip} }
+  - { id: sip-tcp, transport: tcp, address: 127.0.0.1, port: ${p.tcp} }
+admin: { enabled: false }
+log: { level: fatal }
+cluster:
+  secret: e2e-location-cluster-secret
+  bus: { address: 127.0.0.1, port: ${p.bus} }
+  peers: [${ports.map((q, i) => `{ id: ${i + 1}, address: 127.0.0.1, port: ${q.bus} }`).join(', ')}]
+  heartbeat_interval: 50
+  failure_timeout: 300
+  rejoin_after: 100
+`;
+}
+
+async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function cluster(n: number): Promise<{ ports: Ports[]; nodes: Node[]; start(id: number): Promise<Node> }> {
+  const ports: Ports[] = [];
+  for (let i = 0; i < n; i++) ports.push({ sip: await freePort(), tcp: await freePort(), bus: await freePort() });
+  const nodes: Node[] = [];
+  const start = async (id: number) => {
+    const node = new Node(parseConfig(yaml(id, ports), `loc-${id}.yaml`), { log: silentLogger() });
+    await node.start();
+    nodes[id - 1] = node;
+    return node;
+  };
+  for (let id = 1; id <= n; id++) await start(id);
+  return { ports, nodes, start };
+}
+
+const allUp = (nodes: Node[], n: number) => nodes.every((x) => x.cluster!.membership.upNodes().length === n);
+
+test('a user registered through any node is reached through every node; a restarted node syncs before it is up', async (t) => {
+  const c = await cluster(3);
+  t.teardown(async () => {
+    for (const x of c.nodes) await x.stop();
+  });
+  await waitFor(() => allUp(c.nodes, 3), 5000, 'three nodes up');
+
+  const users: UdpPhone[] = [];
+  for (let i = 0; i < 12; i++) users.push(await udpPhone(`user${i}`));
+  const caller = await udpPhone('caller');
+  t.teardown(() => {
+    for (const u of [...users, caller]) u.close();
+  });
+  for (const [i, u] of users.entries()) t.is(await u.register(c.ports[i % 3]!.sip), 200, `REGISTER ${u.user} through node ${(i % 3) + 1}`);
+  await waitFor(() => c.nodes.every((x) => x.location!.size === 12), 2000, 'every node holds 12 bindings');
+
+  const callAll = async (label: string) => {
+    const codes: string[] = [];
+    for (const u of users) for (const via of [0, 1, 2]) codes.push(`${u.user} via ${via + 1}: ${await caller.call(c.ports[via]!.sip, u.user)}`);
+    t.deepEqual(codes.filter((s) => !s.endsWith(': 200')), [], `${label}: every call connects`);
+  };
+  await callAll('before the restart');
+  t.is(users.reduce((n, u) => n + u.answered, 0), 36);
+
+  // Restart node 2: it must take the table from a peer before it is up.
+  await c.nodes[1]!.stop();
+  await waitFor(() => [c.nodes[0]!, c.nodes[2]!].every((x) => x.cluster!.membership.upNodes().length === 2), 3000, 'node 2 down');
+  const restarted = await c.start(2);
+  await waitFor(() => allUp(c.nodes, 3), 5000, 'three nodes up again');
+  t.is(restarted.location!.size, 12, 'the restarted node holds every binding');
+  const sync = restarted.locationReplica!.sync;
+  t.is(sync.state, 'done');
+  t.true(sync.donor === 1 || sync.donor === 3);
+  t.is(sync.received, 12);
+  t.is((restarted.status().location as { bindings: number }).bindings, 12);
+  await callAll('after the restart');
+
+  // An unregistered user gets 404 through every node.
+  t.is(await users[0]!.register(c.ports[2]!.sip, 0), 200);
+  await waitFor(() => c.nodes.every((x) => x.location!.size === 11), 2000, 'the removal everywhere');
+  for (const via of [0, 1, 2]) t.is(await caller.call(c.ports[via]!.sip, 'user0'), 404, `user0 via ${via + 1}`);
+});
+
+test('a phone registered over TCP is called through a node that does not hold its connection, over that connection', async (t) => {
+  const c = await cluster(3);
+  t.teardown(async () => {
+    for (const x of c.nodes) await x.stop();
+  });
+  await waitFor(() => allUp(c.nodes, 3), 5000, 'three nodes up');
+  const phone = await tcpPhone({ user: 'tcpuser', localAddress: '127.0.0.1', port: c.ports[0]!.tcp });
+  t.teardown(() => phone.close());
+  t.is(await phone.register(), 200);
+  await waitFor(() => c.nodes.every((x) => x.location!.size === 1), 2000, 'the binding everywhere');
+  const b = c.nodes[2]!.location!.lookup('sip:tcpuser@127.0.0.1')[0]!;
+  t.is(b.source.node, 1, 'the binding names the node that holds the connection');
+  const connectsBefore = c.nodes.map((x) => x.transport.stats().tcpConnections);
+
+  const caller = await udpPhone('caller', '127.0.0.1');
+  t.teardown(() => caller.close());
+  for (const via of [1, 2]) t.is(await caller.call(c.ports[via]!.sip, 'tcpuser'), 200, `call through node ${via + 1}`);
+  t.is(phone.answered, 2);
+  const connectsAfter = c.nodes.map((x) => x.transport.stats().tcpConnections);
+  t.deepEqual(connectsAfter, connectsBefore, 'no node dialled a new connection to the phone');
+});
