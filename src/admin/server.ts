@@ -1,4 +1,4 @@
-// The admin HTTP API: GET /status, GET /metrics, POST /<action>.
+// The admin HTTP API: GET /status, GET /metrics, GET /<view>, POST /<action>.
 // It binds loopback unless told otherwise, because it has no authentication.
 // Nothing a client sends may throw out of here: a node must never die from
 // a bad admin request.
@@ -8,6 +8,10 @@ import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.js';
 
 export type AdminAction = () => Promise<object>;
+
+/** What a GET view answers: one JSON body, or JSON lines (NDJSON) for what may be large (a dump). */
+export type ViewResult = { status?: number; body: object } | { lines: Iterable<object> };
+export type AdminView = (query: URLSearchParams) => ViewResult;
 
 export interface AdminServerOptions {
   /** Default 127.0.0.1. */
@@ -19,6 +23,8 @@ export interface AdminServerOptions {
   status: () => object | Promise<object>;
   /** POST /<name> runs actions[name] and answers with its result, e.g. drain, undrain. */
   actions?: Record<string, AdminAction>;
+  /** GET /<name>?<query> answers views[name](query), e.g. location. */
+  views?: Record<string, AdminView>;
 }
 
 const RESERVED = new Set(['status', 'metrics']);
@@ -32,7 +38,7 @@ export class AdminServer {
   constructor(opts: AdminServerOptions) {
     this.opts = opts;
     this.actions = new Map(Object.entries(opts.actions ?? {}));
-    for (const name of this.actions.keys()) {
+    for (const name of [...this.actions.keys(), ...Object.keys(opts.views ?? {})]) {
       if (RESERVED.has(name) || !ACTION_NAME.test(name)) throw new Error(`admin: invalid action name "${name}"`);
     }
   }
@@ -74,7 +80,7 @@ export class AdminServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     req.resume(); // bodies are not used; drain so keep-alive works
-    const path = (req.url ?? '/').split('?')[0]!;
+    const [path = '/', search = ''] = (req.url ?? '/').split('?');
     const method = req.method ?? 'GET';
 
     if (path === '/status' || path === '/metrics') {
@@ -86,6 +92,12 @@ export class AdminServer {
       return;
     }
 
+    const view = Object.hasOwn(this.opts.views ?? {}, path.slice(1)) ? this.opts.views![path.slice(1)] : undefined;
+    if (view) {
+      if (method !== 'GET' && method !== 'HEAD') return this.notAllowed(res, 'GET, HEAD');
+      return this.answerView(res, view(new URLSearchParams(search)));
+    }
+
     const action = this.actions.get(path.slice(1));
     if (action) {
       if (method !== 'POST') return this.notAllowed(res, 'POST');
@@ -94,8 +106,33 @@ export class AdminServer {
 
     this.json(res, 404, {
       error: 'not found',
-      endpoints: ['GET /status', 'GET /metrics', ...[...this.actions.keys()].map((a) => `POST /${a}`)],
+      endpoints: [
+        'GET /status',
+        'GET /metrics',
+        ...Object.keys(this.opts.views ?? {}).map((v) => `GET /${v}`),
+        ...[...this.actions.keys()].map((a) => `POST /${a}`),
+      ],
     });
+  }
+
+  /** NDJSON goes out in slices of 1,000 lines, each after the previous one left: memory stays flat for any size. */
+  private async answerView(res: ServerResponse, result: ViewResult): Promise<void> {
+    if (!('lines' in result)) return this.json(res, result.status ?? 200, result.body);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' });
+    let slice: string[] = [];
+    for (const line of result.lines) {
+      slice.push(JSON.stringify(line));
+      if (slice.length < 1000) continue;
+      if (!res.write(slice.join('\n') + '\n')) {
+        await new Promise((r) => {
+          res.once('drain', r);
+          res.once('close', r);
+        });
+      }
+      slice = [];
+      if (res.destroyed) return;
+    }
+    res.end(slice.length ? slice.join('\n') + '\n' : '');
   }
 
   private notAllowed(res: ServerResponse, allow: string): void {

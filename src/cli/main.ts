@@ -6,6 +6,7 @@ import { loadConfig } from '../config/index.js';
 import { AnysipError } from '../core/errors.js';
 import { Node } from '../node/node.js';
 import { runParse } from './parse.js';
+import { runLocation } from './location.js';
 import { runStatus } from './status.js';
 import { runDrain } from './drain.js';
 
@@ -96,6 +97,27 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print JSON')
     .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
       exitCode = await runDrain('undrain', opts, process.stdout, process.stderr);
+    });
+
+  const location = program.command('location').description('the cluster-wide location table, as this node holds it');
+  location
+    .command('show')
+    .description('the bindings of one address-of-record (exit 3 when it has none)')
+    .argument('<aor>', 'e.g. sip:alice@example.com')
+    .option('-c, --config <file>', 'config file (to find the admin endpoint)')
+    .option('--admin <host:port>', 'admin endpoint (default from config, else 127.0.0.1:8060)')
+    .option('--json', 'print JSON')
+    .action(async (aor: string, opts: { config?: string; admin?: string; json?: boolean }) => {
+      exitCode = await runLocation('show', aor, opts, process.stdout, process.stderr);
+    });
+  location
+    .command('dump')
+    .description('every binding, one AOR after another')
+    .option('-c, --config <file>', 'config file (to find the admin endpoint)')
+    .option('--admin <host:port>', 'admin endpoint (default from config, else 127.0.0.1:8060)')
+    .option('--json', 'print JSON lines, one AOR each')
+    .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
+      exitCode = await runLocation('dump', undefined, opts, process.stdout, process.stderr);
     });
 
   try {

@@ -46,6 +46,8 @@ export function formatStatus(s: Record<string, unknown>): string {
   if (tm) lines.push(`  transactions: ${tm.serverTransactions} server, ${tm.clientTransactions} client, ${tm.timers} timers`);
   const reg = s.registrar as Record<string, number> | undefined;
   if (reg) lines.push(`  registrar: ${reg.contacts} contacts for ${reg.aors} AORs`);
+  const sync = (s.location as { sync?: SyncView } | undefined)?.sync;
+  if (sync) lines.push(`  location sync: ${formatSync(sync)}`);
   const drain = s.drain as DrainView | undefined;
   if (drain && drain.state !== 'up' && drain.state !== 'joining') lines.push(...formatDrain(drain).map((l) => `  ${l}`));
   const counters = s.counters as Record<string, unknown> | undefined;
@@ -53,6 +55,24 @@ export function formatStatus(s: Record<string, unknown>): string {
   const cluster = s.cluster as ClusterView | undefined;
   if (cluster) lines.push(...formatCluster(cluster));
   return lines.join('\n') + '\n';
+}
+
+interface SyncView {
+  state: string;
+  donor?: number;
+  received: number;
+  expected?: number;
+  duration_ms?: number;
+  reason?: string;
+  attempts: number;
+}
+
+/** "done from node 2: 100000 bindings in 812 ms", "syncing from node 3: 4096 of 100000", "failed (...)". */
+function formatSync(s: SyncView): string {
+  const from = s.donor !== undefined ? ` from node ${s.donor}` : '';
+  if (s.state === 'done') return s.donor === undefined ? `done (${s.reason ?? 'nothing to sync'})` : `done${from}: ${s.received} records in ${s.duration_ms} ms`;
+  if (s.state === 'syncing') return `syncing${from}: ${s.received}${s.expected ? ` of ${s.expected}` : ''} records, attempt ${s.attempts}`;
+  return `${s.state}${from}${s.reason ? `: ${s.reason}` : ''} (attempt ${s.attempts})`;
 }
 
 /** The parts of the cluster status (src/cluster/cluster.ts ClusterStatus) printed here. */

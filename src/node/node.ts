@@ -16,6 +16,7 @@ import { loadRouteHook } from '../proxy/route-hook.js';
 import { Registrar } from '../registrar/registrar.js';
 import { LocationService } from '../location/location.js';
 import type { Binding } from '../location/binding.js';
+import { locationView } from '../location/view.js';
 import { Replicator } from '../replica/replicator.js';
 import { ToTagKey } from '../sip/local-response.js';
 import { TransactionLayer } from '../tm/layer.js';
@@ -189,6 +190,15 @@ export class Node {
     // /status `transport` and `transactions.counters` in /metrics, as anysip_<section>_<key in snake case>.
     this.metrics.addSnapshot({ prefix: 'transport_', read: () => ({ ...this.transport.stats() }), gauges: TRANSPORT_GAUGES });
     this.metrics.addSnapshot({ prefix: 'mtu_', read: () => ({ ...this.mtu.counts }) });
+    const location = this.location;
+    if (location) {
+      // anysip_location_bindings, _aors, _records (gauges) and the replication counters (src/replica ReplicaCounters).
+      this.metrics.addSnapshot({
+        prefix: 'location_',
+        read: () => ({ bindings: location.size, aors: location.aors, records: location.table.held, ...location.table.counters, ...this.syncFigures() }),
+        gauges: ['bindings', 'aors', 'records', 'sync_duration_ms', 'sync_received'],
+      });
+    }
     this.metrics.addSnapshot({ prefix: 'transactions_', read: () => ({ ...this.tm.stats().counters, timers: this.tm.stats().timers }), gauges: ['timers'] });
     if (c.cluster) {
       this.cluster = new Cluster({ config: c.cluster, node: c.node, metrics: this.metrics, clock: this.clock, log: this.log });
@@ -213,6 +223,7 @@ export class Node {
         metrics: this.metrics,
         status: () => this.status(),
         actions: { drain: async () => this.drain!.drain(), undrain: async () => this.drain!.undrain() },
+        ...(this.location ? { views: { location: locationView(this.location, () => this.clock.now()) } } : {}),
       });
       this.adminPort = await this.admin.start();
     }
@@ -310,6 +321,11 @@ export class Node {
       cluster: this.cluster?.status(),
       drain: this.drain?.status(),
     };
+  }
+
+  private syncFigures(): Record<string, number> {
+    const s = this.locationReplica?.sync;
+    return s ? { sync_duration_ms: s.duration_ms ?? 0, sync_received: s.received } : {};
   }
 
   private locationStatus(): Record<string, unknown> {

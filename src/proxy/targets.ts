@@ -4,7 +4,7 @@
 import { parseMaxForwards } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
 import type { SipUri } from '../sip/types.js';
-import { aorOf } from '../registrar/aor.js';
+import { aorOf } from '../location/aor.js';
 import type { Registrar } from '../registrar/registrar.js';
 import type { Binding } from '../location/binding.js';
 import { parseUri } from '../sip/uri.js';

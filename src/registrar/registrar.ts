@@ -10,7 +10,7 @@ import type { NameAddr } from '../sip/types.js';
 import type { Envelope } from '../transport/types.js';
 import type { Binding } from '../location/binding.js';
 import type { LocationService } from '../location/location.js';
-import { aorOf } from './aor.js';
+import { aorOf } from '../location/aor.js';
 
 export interface RegistrarSettings {
   default_expires: number;

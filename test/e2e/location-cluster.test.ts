@@ -8,6 +8,7 @@ import test from 'ava';
 import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/log.js';
 import { Node } from '../../src/node/node.js';
+import { runLocation } from '../../src/cli/location.js';
 import { freePort } from './harness.js';
 import { tcpPhone } from './tcp-phone.js';
 import { udpPhone, type UdpPhone } from './udp-phone.js';
@@ -123,4 +124,40 @@ test('a phone registered over TCP is called through a node that does not hold it
   t.is(phone.answered, 2);
   const connectsAfter = c.nodes.map((x) => x.transport.stats().tcpConnections);
   t.deepEqual(connectsAfter, connectsBefore, 'no node dialled a new connection to the phone');
+});
+
+test('anysip location show and dump, and /metrics, tell what the table holds', async (t) => {
+  const sip = await freePort();
+  const node = new Node(
+    parseConfig(`node: { id: 1 }\nlisten: [{ transport: udp, address: 127.0.0.1, port: ${sip} }]\nadmin: { enabled: true, address: 127.0.0.1, port: 0 }\nlog: { level: fatal }\n`, 'cli.yaml'),
+    { log: silentLogger() },
+  );
+  await node.start();
+  t.teardown(() => node.stop());
+  const phone = await udpPhone('carol');
+  t.teardown(() => phone.close());
+  t.is(await phone.register(sip), 200);
+  const admin = `127.0.0.1:${node.adminAddress!.port}`;
+  const run = async (what: 'show' | 'dump', aor?: string, json = false) => {
+    let out = '';
+    let err = '';
+    const sink = (f: (s: string) => void) => ({ write: (s: string) => (f(s), true) }) as unknown as NodeJS.WritableStream;
+    const code = await runLocation(what, aor, { admin, json }, sink((s) => (out += s)), sink((s) => (err += s)));
+    return { code, out, err };
+  };
+  const show = await run('show', 'sip:carol@example.com');
+  t.is(show.code, 0);
+  t.regex(show.out, new RegExp(`^sip:carol@example.com:\\n  sip:carol@127.0.0.1:${phone.port} q=1.0 expires=(299|300)s from udp:127.0.0.1:${phone.port}`));
+  const missing = await run('show', 'sip:nobody@example.com');
+  t.is(missing.code, 3);
+  t.regex(missing.out, /not registered/);
+  t.is((await run('show', 'no uri here')).code, 2);
+  const dump = await run('dump');
+  t.is(dump.code, 0);
+  t.regex(dump.out, /1 bindings for 1 AORs\n$/);
+  const lines = (await run('dump', undefined, true)).out.trim().split('\n').map((l) => JSON.parse(l) as { aor: string });
+  t.deepEqual(lines.map((l) => l.aor), ['sip:carol@example.com']);
+  const metrics = await (await fetch(`http://${admin}/metrics`)).text();
+  t.regex(metrics, /^anysip_location_bindings 1$/m);
+  t.regex(metrics, /^anysip_location_aors 1$/m);
 });

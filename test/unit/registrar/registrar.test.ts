@@ -2,7 +2,7 @@ import test from 'ava';
 import { Registrar } from '../../../src/registrar/registrar.js';
 import { LocationService } from '../../../src/location/location.js';
 import { ToTagKey } from '../../../src/sip/local-response.js';
-import { aorOf } from '../../../src/registrar/aor.js';
+import { aorOf } from '../../../src/location/aor.js';
 import { SipMessage } from '../../../src/sip/message.js';
 import { parseUri } from '../../../src/sip/uri.js';
 import type { Envelope } from '../../../src/transport/types.js';

@@ -1,0 +1,106 @@
+import test from 'ava';
+import { decodeBinding, encodeBinding, type Binding } from '../../../src/location/binding.js';
+import { bindingKey, LocationService } from '../../../src/location/location.js';
+import { locationView } from '../../../src/location/view.js';
+import type { Envelope } from '../../../src/transport/types.js';
+
+const clock = { now: () => 1_000_000 };
+
+function binding(over: Partial<Binding> = {}): Binding {
+  return {
+    aor: 'sip:alice@example.com',
+    contact: 'sip:alice@192.0.2.1:5062;transport=tcp',
+    q: 0.5,
+    qText: '0.5',
+    expiresAt: 1_000_000 + 60_000,
+    callId: 'c1',
+    cseq: 7,
+    path: ['<sip:edge.example.com;lr>'],
+    source: { transport: 'tcp', address: '192.0.2.1', port: 5062, socketId: 'sip-tcp', connectionId: 42, node: 3 },
+    userAgent: 'phone/1',
+    instance: '"<urn:uuid:00000000-0000-0000-0000-000000000001>"',
+    regId: 1,
+    ...over,
+  };
+}
+
+test('a binding survives its wire encoding whole', (t) => {
+  const b = binding();
+  t.deepEqual(decodeBinding(encodeBinding(b), b.expiresAt), b);
+  const udp = binding({ source: { transport: 'udp', address: '2001:db8::1', port: 5060, socketId: 'sip', node: 0 }, path: [], qText: '', q: 1 });
+  delete udp.userAgent;
+  delete udp.instance;
+  delete udp.regId;
+  t.deepEqual(decodeBinding(encodeBinding(udp), udp.expiresAt), udp);
+});
+
+test('a binding without an AOR, a contact or a known transport is refused on decode', (t) => {
+  t.throws(() => decodeBinding(encodeBinding(binding({ aor: '' }))));
+  t.throws(() => decodeBinding(encodeBinding(binding({ source: { ...binding().source, transport: 'sctp' as 'udp' } }))));
+  t.throws(() => decodeBinding(Buffer.from([0xff, 0xff])));
+});
+
+test('binding keys follow RFC 3261 URI equality: case of host and transport, escapes; ports and users differ', (t) => {
+  const aor = 'sip:alice@example.com';
+  t.is(bindingKey(aor, 'sip:alice@Phone.Example.com;transport=TCP'), bindingKey(aor, 'sip:%61lice@phone.example.com;transport=tcp;ob'));
+  t.not(bindingKey(aor, 'sip:alice@192.0.2.1'), bindingKey(aor, 'sip:alice@192.0.2.1:5060'));
+  t.not(bindingKey(aor, 'sip:alice@192.0.2.1'), bindingKey(aor, 'sip:bob@192.0.2.1'));
+});
+
+test('lookups are by AOR, highest q first, equal q in contact order, expired ones left out', (t) => {
+  const l = new LocationService({ max_expires: 3600, max_clock_skew: 2000 }, 1, clock);
+  l.put(binding({ contact: 'sip:alice@192.0.2.9', q: 1, qText: '' }));
+  l.put(binding({ contact: 'sip:alice@192.0.2.2', q: 1, qText: '' }));
+  l.put(binding({ contact: 'sip:alice@192.0.2.5', q: 0.5 }));
+  l.put(binding({ contact: 'sip:alice@192.0.2.7', expiresAt: 1_000_000 + 10 }));
+  l.put(binding({ aor: 'sip:bob@example.com', contact: 'sip:bob@192.0.2.3' }));
+  t.deepEqual(
+    l.lookup('sip:alice@example.com', 1_000_000 + 20).map((b) => b.contact),
+    ['sip:alice@192.0.2.2', 'sip:alice@192.0.2.9', 'sip:alice@192.0.2.5'],
+  );
+  t.is(l.aors, 2);
+  l.remove(l.lookup('sip:bob@example.com')[0]!);
+  t.is(l.aors, 1);
+  t.is(l.lookup('sip:bob@example.com').length, 0);
+});
+
+test('a REGISTER relayed from the node holding its connection names that node; any node reaches it through the flow map', (t) => {
+  const owner = new LocationService({ max_expires: 3600, max_clock_skew: 2000 }, 2, clock);
+  // Node 2 knows connection 9 of node 1 as its stand-in id 2**40 + 5.
+  owner.flows = {
+    holder: (cid) => (cid === 2 ** 40 + 5 ? { node: 1, connectionId: 9 } : { node: 2, connectionId: cid }),
+    reach: (node, cid) => (node === 2 ? cid : 2 ** 41 + cid),
+  };
+  const env: Envelope = {
+    transport: 'tcp',
+    remote: { address: '192.0.2.1', port: 40000 },
+    local: { address: '192.0.2.10', port: 5060 },
+    socketId: 'sip-tcp',
+    connectionId: 2 ** 40 + 5,
+    receivedAt: 0,
+    hops: 1,
+  };
+  const source = owner.sourceOf(env);
+  t.deepEqual(source, { transport: 'tcp', address: '192.0.2.1', port: 40000, socketId: 'sip-tcp', node: 1, connectionId: 9 });
+  const b = binding({ source });
+  t.like(owner.connectionOf(b), { transport: 'tcp', connectionId: 2 ** 41 + 9 });
+  const holder = new LocationService({ max_expires: 3600, max_clock_skew: 2000 }, 1, clock);
+  holder.flows = { holder: (cid) => ({ node: 1, connectionId: cid }), reach: (node, cid) => (node === 1 ? cid : -1) };
+  t.like(holder.connectionOf(b), { connectionId: 9 }, 'the holder sends on its own connection');
+});
+
+test('GET /location shows one AOR (canonical form), 404 when none, 400 for a bad URI, and dumps every AOR as lines', (t) => {
+  const l = new LocationService({ max_expires: 3600, max_clock_skew: 2000 }, 1, clock);
+  l.put(binding());
+  l.put(binding({ aor: 'sip:bob@example.com', contact: 'sip:bob@192.0.2.3', source: { transport: 'udp', address: '192.0.2.3', port: 5060, node: 0 } }));
+  const view = locationView(l, clock.now);
+  const one = view(new URLSearchParams({ aor: 'sips:alice@EXAMPLE.com:5061' }));
+  t.true('body' in one && (one as { status: number }).status === 200);
+  const body = (one as unknown as { body: { aor: string; bindings: Array<Record<string, unknown>> } }).body;
+  t.is(body.aor, 'sip:alice@example.com');
+  t.like(body.bindings[0], { contact: 'sip:alice@192.0.2.1:5062;transport=tcp', expires: 60, received: 'tcp:192.0.2.1:5062', flow: { node: 3, connection: 42 } });
+  t.is((view(new URLSearchParams({ aor: 'sip:carol@example.com' })) as { status: number }).status, 404);
+  t.is((view(new URLSearchParams({ aor: 'not a uri' })) as { status: number }).status, 400);
+  const dump = view(new URLSearchParams()) as { lines: Iterable<{ aor: string }> };
+  t.deepEqual([...dump.lines].map((e) => e.aor).sort(), ['sip:alice@example.com', 'sip:bob@example.com']);
+});
