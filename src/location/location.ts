@@ -35,7 +35,8 @@ export interface FlowMap {
 
 export class LocationService {
   readonly table: ReplicaTable<Binding>;
-  private readonly byAor = new Map<string, Map<string, StoredRecord<Binding>>>();
+  /** AOR -> its live records. An array, not a Map: an AOR has a few bindings, and a Map per AOR costs ~200 bytes more. */
+  private readonly byAor = new Map<string, StoredRecord<Binding>[]>();
   /** Single node: every connection is here. A cluster node gets the anycast layer's map. */
   flows: FlowMap;
 
@@ -54,7 +55,7 @@ export class LocationService {
     const records = this.byAor.get(aor);
     if (!records) return [];
     const out: Binding[] = [];
-    for (const r of records.values()) if (r.expiresAt > now) out.push(r.value);
+    for (const r of records) if (r.expiresAt > now) out.push(r.value);
     return out.sort((a, b) => b.q - a.q || (a.contact < b.contact ? -1 : a.contact > b.contact ? 1 : 0));
   }
 
@@ -108,14 +109,16 @@ export class LocationService {
 
   private index(key: string, before: StoredRecord<Binding> | undefined, after: StoredRecord<Binding> | undefined): void {
     const aor = (after ?? before)!.value.aor;
-    let records = this.byAor.get(aor);
+    const records = this.byAor.get(aor);
+    const at = records ? records.findIndex((r) => r.key === key) : -1;
     if (after) {
       after.value.expiresAt = after.expiresAt;
-      if (!records) this.byAor.set(aor, (records = new Map()));
-      records.set(key, after);
-    } else if (records) {
-      records.delete(key);
-      if (records.size === 0) this.byAor.delete(aor);
+      if (!records) this.byAor.set(aor, [after]);
+      else if (at >= 0) records[at] = after;
+      else records.push(after);
+    } else if (records && at >= 0) {
+      records.splice(at, 1);
+      if (records.length === 0) this.byAor.delete(aor);
     }
   }
 }
