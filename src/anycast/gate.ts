@@ -38,6 +38,9 @@ import {
   MSG_HISTORY_REQUEST,
   MSG_QUERY,
   MSG_RELAY,
+  MSG_RELAY_FAILED,
+  decodeRelayFailed,
+  encodeRelayFailed,
   VERDICT_HAVE,
   VERDICT_NONE,
   VERDICT_PENDING,
@@ -319,7 +322,12 @@ export class AnycastGate {
       case MSG_ANSWER:
         return this.queries.onAnswer(m.src, m.payload);
       case MSG_RELAY:
-        return this.onRelay(m.payload);
+        return this.onRelay(m.src, m.payload);
+      case MSG_RELAY_FAILED: {
+        const cid = decodeRelayFailed(m.payload);
+        if (cid === null) return this.d.counters.drop('bad_bus_payload');
+        return this.d.relay.failed(m.src, cid);
+      }
       case MSG_HISTORY_REQUEST:
         return this.history.onRequest(m.src);
       case MSG_HISTORY:
@@ -346,13 +354,18 @@ export class AnycastGate {
     this.reinject(f.data, env);
   }
 
-  private onRelay(payload: Uint8Array): void {
+  private onRelay(src: number, payload: Uint8Array): void {
     const r = decodeRelay(payload);
     if (r === null) {
       this.d.counters.drop('bad_bus_payload');
       return;
     }
-    this.d.transport.send(r.data, r.dest, () => this.d.counters.drop('relay_failed'));
+    const cid = r.dest.connectionId ?? 0;
+    this.d.transport.send(r.data, r.dest, () => {
+      this.d.counters.drop('relay_failed');
+      // Tell the sender, so its transaction fails now (a 480 to the caller) rather than at timer B.
+      this.d.bus.send(src, 'anycast', MSG_RELAY_FAILED, encodeRelayFailed(cid));
+    });
   }
 
   // ---- here ----------------------------------------------------------------------

@@ -19,7 +19,14 @@ const MAX_REMOTE = 65536;
 interface Remote {
   node: number;
   connectionId: number;
+  /** onError of the latest sends to it, until the holder reports a failure or they age out. */
+  waiting?: Array<{ at: number; onError: (err: Error) => void }>;
 }
+
+/** Sends whose failure report is still awaited, per remote connection. */
+const MAX_WAITING = 8;
+/** A holder reports a failed write within a bus round trip; older sends went through. */
+const WAIT_MS = 5000;
 
 export class RelaySender implements Sender {
   private readonly byId = new Map<number, Remote>();
@@ -75,10 +82,29 @@ export class RelaySender implements Sender {
       this.bus.send(remote.node, 'anycast', MSG_RELAY, encodeRelay({ ...dest, connectionId: remote.connectionId }, data));
     if (ok) {
       this.counters.sent('relay');
+      if (onError) {
+        const now = performance.now();
+        const waiting = (remote.waiting ??= []).filter((w) => now - w.at < WAIT_MS);
+        waiting.push({ at: now, onError });
+        if (waiting.length > MAX_WAITING) waiting.shift();
+        remote.waiting = waiting;
+      }
       return;
     }
     this.counters.drop('relay_unreachable');
     if (onError) queueMicrotask(() => onError(new TransportError('connection is on another node that cannot be reached')));
+  }
+
+  /** The holder could not write on its connection: the sends to it that are still waiting fail now. */
+  failed(node: number, connectionId: number): void {
+    const id = this.byRemote.get(node + ':' + connectionId);
+    const remote = id === undefined ? undefined : this.byId.get(id);
+    const waiting = remote?.waiting;
+    if (!remote || !waiting) return;
+    remote.waiting = undefined;
+    const err = new TransportError('the connection is gone on the node that held it');
+    const now = performance.now();
+    for (const w of waiting) if (now - w.at < WAIT_MS) w.onError(err);
   }
 
   socketFor(dest: Destination): SocketSpec {

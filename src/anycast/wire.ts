@@ -8,7 +8,8 @@
 //            | u32 connectionId | f64 receivedAt | str8 remote | str8 local | str8 socketId | SIP bytes
 //   QUERY    u8 ver=1 | u32 qid | u8 count | (str16 key)*count
 //   ANSWER   u8 ver=1 | u32 qid | u8 verdict
-//   RELAY    u8 ver=1 | u8 transport | u16 port | u32 connectionId | str8 address | str8 socketId | SIP bytes
+//   RELAY    u8 ver=1 | u8 transport (+0x80: connection only) | u16 port | u32 connectionId | str8 address | str8 socketId | SIP bytes
+//   RELAY_FAILED u8 ver=1 | u32 connectionId        (the holder could not write a RELAY on its connection)
 //   HISTORY? u8 ver=1                                   (a starting node asks a peer for its past views)
 //   HISTORY  u8 ver=1 | u8 count | (u32 remaining ms | u8 n | u16 id * n) * count
 //
@@ -22,6 +23,7 @@ export const MSG_ANSWER = 3;
 export const MSG_RELAY = 4;
 export const MSG_HISTORY_REQUEST = 5;
 export const MSG_HISTORY = 6;
+export const MSG_RELAY_FAILED = 7;
 
 const VERSION = 1;
 const TRANSPORTS: readonly TransportName[] = ['udp', 'tcp', 'ws'];
@@ -152,12 +154,15 @@ export function decodeAnswer(payload: Uint8Array): { qid: number; verdict: numbe
 }
 
 /** A response the owner wants written on a connection of the node that received the request. */
+/** RELAY's transport byte, high bit: the holder sends only on that connection, never dials (Destination.connectionOnly). */
+const CONNECTION_ONLY = 0x80;
+
 export function encodeRelay(dest: Destination & { connectionId: number }, data: Buffer): Buffer {
   const a = dest.address;
   const s = dest.socketId ?? '';
   const buf = Buffer.allocUnsafe(8 + 2 + strLen(a) + strLen(s) + data.length);
   buf[0] = VERSION;
-  buf[1] = transportCode(dest.transport);
+  buf[1] = transportCode(dest.transport) | (dest.connectionOnly ? CONNECTION_ONLY : 0);
   buf.writeUInt16BE(dest.port & 0xffff, 2);
   buf.writeUInt32BE(dest.connectionId >>> 0, 4);
   let p = putStr8(buf, 8, a);
@@ -169,7 +174,7 @@ export function encodeRelay(dest: Destination & { connectionId: number }, data: 
 export function decodeRelay(payload: Uint8Array): { dest: Destination; data: Buffer } | null {
   const buf = asBuffer(payload);
   if (buf.length < 11 || buf[0] !== VERSION) return null;
-  const transport = TRANSPORTS[buf[1]!];
+  const transport = TRANSPORTS[buf[1]! & ~CONNECTION_ONLY];
   if (transport === undefined) return null;
   const c = { p: 8 };
   const address = getStr8(buf, c);
@@ -177,7 +182,20 @@ export function decodeRelay(payload: Uint8Array): { dest: Destination; data: Buf
   if (address === null || socketId === null || c.p >= buf.length) return null;
   const dest: Destination = { transport, address, port: buf.readUInt16BE(2), connectionId: buf.readUInt32BE(4) };
   if (socketId !== '') dest.socketId = socketId;
+  if (buf[1]! & CONNECTION_ONLY) dest.connectionOnly = true;
   return { dest, data: buf.subarray(c.p) };
+}
+
+export function encodeRelayFailed(connectionId: number): Buffer {
+  const buf = Buffer.allocUnsafe(5);
+  buf[0] = VERSION;
+  buf.writeUInt32BE(connectionId >>> 0, 1);
+  return buf;
+}
+
+export function decodeRelayFailed(payload: Uint8Array): number | null {
+  const buf = asBuffer(payload);
+  return buf.length === 5 && buf[0] === VERSION ? buf.readUInt32BE(1) : null;
 }
 
 function putStr8(buf: Buffer, p: number, s: string): number {

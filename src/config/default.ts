@@ -43,6 +43,8 @@ registrar:
   max_expires: 7200
   max_contacts: 10
   max_clock_skew: 2
+  keepalive_interval: 0
+  keepalive_nated_only: true
 
 routes: []
 

@@ -137,6 +137,8 @@ const registrarSchema = z.strictObject({
   max_expires: z.int().min(1).default(7200),
   max_contacts: z.int().min(1).default(10),
   max_clock_skew: z.number().min(0).max(60).default(2),
+  keepalive_interval: z.int().min(0).max(3600).default(0),
+  keepalive_nated_only: z.boolean().default(true),
 });
 
 const routeSchema = z.strictObject({

@@ -83,6 +83,10 @@ export interface RegistrarConfig {
   max_contacts: number;
   /** Seconds of clock skew allowed between nodes (how long past max_expires a removal is remembered). */
   max_clock_skew: number;
+  /** Seconds between NAT keep-alives (CRLF CRLF) to a binding; 0: none. */
+  keepalive_interval: number;
+  /** Keep-alives only to bindings reached through a NAT pinhole or a flow. */
+  keepalive_nated_only: boolean;
 }
 
 export interface RouteMatch {

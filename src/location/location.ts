@@ -7,6 +7,7 @@ import { ReplicaTable } from '../replica/table.js';
 import type { StoredRecord } from '../replica/types.js';
 import { parseUri, uriKey } from '../sip/uri.js';
 import { type Binding, type BindingSource, locationKind } from './binding.js';
+import { behindNat } from './nat.js';
 import type { Destination, Envelope } from '../transport/types.js';
 
 export interface LocationSettings {
@@ -82,8 +83,33 @@ export class LocationService {
   /** The binding's connection as this node sends to it (a stand-in id when another node holds it). */
   connectionOf(b: Binding): Destination {
     const { node, ...dest } = b.source;
+    dest.connectionOnly = true;
     if (dest.connectionId !== undefined && node) dest.connectionId = this.flows.reach(node, dest.connectionId);
     return dest;
+  }
+
+  /**
+   * Where a request to this binding must go, when not to its Contact as dialled:
+   * - WebSocket: the connection it registered on (its Contact host is usually *.invalid);
+   * - TCP: that connection, when the Contact is the address it connected from or a NAT is in between
+   *   (a new connection to it could not get through);
+   * - UDP behind NAT: the address the REGISTER came from, from the socket it came in on (the
+   *   anycast address: the pinhole was opened toward it).
+   * RFC 5626 outbound bindings (+sip.instance with reg-id) always use their flow.
+   * undefined: dial the Contact.
+   */
+  destinationOf(b: Binding): Destination | undefined {
+    const src = b.source;
+    if (src.transport === 'ws') return this.connectionOf(b);
+    const uri = parseUri(b.contact);
+    const host = uri.host.startsWith('[') ? uri.host.slice(1, -1) : uri.host;
+    const flow = (b.instance !== undefined && b.regId !== undefined) || behindNat(host, src.address);
+    if (src.transport === 'tcp') {
+      const same = host.toLowerCase() === src.address.toLowerCase() && (uri.port ?? 5060) === src.port;
+      return same || flow ? this.connectionOf(b) : undefined;
+    }
+    if (!flow) return undefined;
+    return { transport: 'udp', address: src.address, port: src.port, ...(src.socketId ? { socketId: src.socketId } : {}) };
   }
 
   /** Expired bindings become tombstones; old tombstones go. Returns how many bindings expired. */

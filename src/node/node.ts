@@ -14,10 +14,10 @@ import { Proxy } from '../proxy/proxy.js';
 import { MtuPolicy } from '../proxy/mtu.js';
 import { loadRouteHook } from '../proxy/route-hook.js';
 import { Registrar } from '../registrar/registrar.js';
-import { LocationService } from '../location/location.js';
+import { LocationModule } from '../location/module.js';
+import type { LocationService } from '../location/location.js';
 import type { Binding } from '../location/binding.js';
-import { locationView } from '../location/view.js';
-import { Replicator } from '../replica/replicator.js';
+import type { Replicator } from '../replica/replicator.js';
 import { ToTagKey } from '../sip/local-response.js';
 import { TransactionLayer } from '../tm/layer.js';
 import { TimerWheel } from '../tm/timer-wheel.js';
@@ -55,10 +55,8 @@ export class Node {
   readonly transport: NodeTransport;
   readonly wheel: TimerWheel;
   readonly registrar: Registrar | undefined;
-  /** The cluster-wide binding table (src/location); replicated when the node is in a cluster. */
-  readonly location: LocationService | undefined;
-  /** Carries the location table to and from the other nodes (src/replica). */
-  locationReplica: Replicator<Binding> | undefined;
+  /** The cluster-wide binding table (src/location), its replication and keep-alives. */
+  readonly locationModule: LocationModule | undefined;
   tm!: TransactionLayer;
   proxy!: Proxy;
   /** RFC 3261 18.1.1 size rule of the proxy; its counts are exported as anysip_mtu_*. */
@@ -70,7 +68,6 @@ export class Node {
   private adminPort = 0;
   private readonly clock: Clock;
   private readonly startedAt: number;
-  private sweepTimer: NodeJS.Timeout | undefined;
   private summary: Summary | undefined;
   /** The cluster bus and membership (src/cluster); undefined without a `cluster:` config section. */
   cluster: Cluster | undefined;
@@ -112,9 +109,8 @@ export class Node {
     this.wheel = new TimerWheel({ now: this.clock.now() });
     this.branchSecret = config.node.branch_secret || randomBytes(16);
     this.toTags = new ToTagKey(this.branchSecret);
-    const r = config.registrar;
-    this.location = r.enabled ? new LocationService({ max_expires: r.max_expires, max_clock_skew: r.max_clock_skew * 1000 }, config.node.id, this.clock) : undefined;
-    this.registrar = this.location ? new Registrar(r, this.location, this.toTags) : undefined;
+    this.locationModule = config.registrar.enabled ? new LocationModule(config.registrar, config.node.id, this.clock) : undefined;
+    this.registrar = this.locationModule ? new Registrar(config.registrar, this.locationModule.service, this.toTags) : undefined;
   }
 
   /** Bind every socket, load the route hook, start timers and the admin endpoint. */
@@ -174,11 +170,6 @@ export class Node {
       maxMessageSize: c.transport.max_message_size,
     });
     if (this.opts.realTimers !== false) this.wheel.start(this.clock, 10);
-    if (this.location && this.opts.realTimers !== false) {
-      const location = this.location;
-      this.sweepTimer = setInterval(() => location.sweep(this.clock.now()), 1000);
-      this.sweepTimer.unref();
-    }
     this.metrics.setGauges(() => {
       const tm = this.tm.stats();
       return {
@@ -190,24 +181,21 @@ export class Node {
     // /status `transport` and `transactions.counters` in /metrics, as anysip_<section>_<key in snake case>.
     this.metrics.addSnapshot({ prefix: 'transport_', read: () => ({ ...this.transport.stats() }), gauges: TRANSPORT_GAUGES });
     this.metrics.addSnapshot({ prefix: 'mtu_', read: () => ({ ...this.mtu.counts }) });
-    const location = this.location;
-    if (location) {
-      // anysip_location_bindings, _aors, _records (gauges) and the replication counters (src/replica ReplicaCounters).
-      this.metrics.addSnapshot({
-        prefix: 'location_',
-        read: () => ({ bindings: location.size, aors: location.aors, records: location.table.held, ...location.table.counters, ...this.syncFigures() }),
-        gauges: ['bindings', 'aors', 'records', 'sync_duration_ms', 'sync_received'],
-      });
-    }
+    const location = this.locationModule;
+    if (location) this.metrics.addSnapshot({ prefix: 'location_', read: () => location.figures(), gauges: LocationModule.GAUGES });
     this.metrics.addSnapshot({ prefix: 'transactions_', read: () => ({ ...this.tm.stats().counters, timers: this.tm.stats().timers }), gauges: ['timers'] });
     if (c.cluster) {
       this.cluster = new Cluster({ config: c.cluster, node: c.node, metrics: this.metrics, clock: this.clock, log: this.log });
       this.cluster.onFatal = (err) => this.onFatal?.(err);
     }
     // The replica holds the node in `joining` until it has the table: it must start before membership does.
-    this.startLocationReplica();
+    const bus = this.opts.bus ?? this.cluster?.bus;
+    const membership = this.opts.membership ?? this.cluster?.membership;
+    const simulated = this.opts.realTimers === false;
+    if (bus && membership) this.locationModule?.replicate({ bus, membership, gate: this.cluster?.membership, log: this.log, simulated });
     await this.cluster?.start();
     this.startAnycast();
+    this.locationModule?.start(this.sendOut, membership, !simulated);
     this.drain = new Drain({
       settings: c.drain,
       membership: this.cluster?.membership,
@@ -223,7 +211,7 @@ export class Node {
         metrics: this.metrics,
         status: () => this.status(),
         actions: { drain: async () => this.drain!.drain(), undrain: async () => this.drain!.undrain() },
-        ...(this.location ? { views: { location: locationView(this.location, () => this.clock.now()) } } : {}),
+        ...(this.locationModule ? { views: { location: this.locationModule.view() } } : {}),
       });
       this.adminPort = await this.admin.start();
     }
@@ -260,23 +248,6 @@ export class Node {
     if (this.location) this.location.flows = this.anycast.sender;
   }
 
-  private startLocationReplica(): void {
-    const bus = this.opts.bus ?? this.cluster?.bus;
-    const membership = this.opts.membership ?? this.cluster?.membership;
-    if (!this.location || !bus || !membership) return;
-    const simulated = this.opts.realTimers === false;
-    this.locationReplica = new Replicator(this.location.table, {
-      bus,
-      membership,
-      gate: this.cluster?.membership,
-      clock: this.clock,
-      log: this.log,
-      // The simulator steps in promise jobs: a microtask keeps its runs replayable.
-      ...(simulated ? { defer: queueMicrotask, timers: false } : {}),
-    });
-    this.locationReplica.start();
-  }
-
   private next(msg: SipMessage, env: Envelope): void {
     if (this.anycast && !this.toUnicast(msg, env)) this.anycast.gate.receive(msg, env);
     else this.tm.receive(msg, env);
@@ -296,12 +267,11 @@ export class Node {
   private unicastSockets: Set<string> | undefined;
 
   async stop(): Promise<void> {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.summary?.stop();
     this.wheel.stop();
     this.drain?.stop();
     await this.admin?.stop();
-    this.locationReplica?.stop();
+    this.locationModule?.stop();
     await this.cluster?.stop();
     await this.transport.stop();
   }
@@ -315,7 +285,7 @@ export class Node {
       sockets: this.transport.sockets(),
       transactions: tm,
       registrar: this.location ? { contacts: this.location.size, aors: this.location.aors } : undefined,
-      location: this.location ? this.locationStatus() : undefined,
+      location: this.locationModule?.status(),
       transport: this.transport.stats(),
       counters: this.metrics.counters(),
       cluster: this.cluster?.status(),
@@ -323,20 +293,14 @@ export class Node {
     };
   }
 
-  private syncFigures(): Record<string, number> {
-    const s = this.locationReplica?.sync;
-    return s ? { sync_duration_ms: s.duration_ms ?? 0, sync_received: s.received } : {};
+  /** The binding table this node holds (undefined when the registrar is off). */
+  get location(): LocationService | undefined {
+    return this.locationModule?.service;
   }
 
-  private locationStatus(): Record<string, unknown> {
-    const l = this.location!;
-    return {
-      bindings: l.size,
-      aors: l.aors,
-      records: l.table.held,
-      ...(this.locationReplica ? { sync: this.locationReplica.sync, serving: this.locationReplica.serving } : {}),
-      replication: l.table.counters,
-    };
+  /** The location table's replication (in a cluster). */
+  get locationReplica(): Replicator<Binding> | undefined {
+    return this.locationModule?.replica;
   }
 
   get adminAddress(): { address: string; port: number } | undefined {

@@ -76,7 +76,10 @@ export class ProxyContext implements ClientHandler {
     if (this.pending === 0) this.sendBest();
   }
 
-  onResponse(ct: ClientTransaction, res: SipMessage, _env: Envelope | undefined): void {
+  onResponse(ct: ClientTransaction, res: SipMessage, env: Envelope | undefined): void {
+    // A phone reached only over its own connection (registered over TCP/WS): that connection is
+    // gone, so the phone cannot be reached at all for now. 480, not a 503 about us.
+    if (env === undefined && res.status === 503 && ct.destination.connectionOnly) return this.connectionGone(ct);
     const status = res.status;
     if (status < 200) {
       if (status !== 100 && !this.finalSent) this.forwardUp(res);
@@ -106,6 +109,16 @@ export class ProxyContext implements ClientHandler {
     if (this.pending === 0 && !this.finalSent) {
       if (this.cancelled || (this.bestStatus ?? 0) >= 600 || !this.nextGroup()) this.sendBest();
     }
+  }
+
+  private connectionGone(ct: ClientTransaction): void {
+    if (!this.branchDone(ct)) return;
+    if (!this.finalSent && isBetter(480, this.bestStatus)) {
+      this.bestStatus = 480;
+      this.best = this.host.localResponse(this.server.request, 480, { reason: 'Connection To The Phone Is Gone' });
+      this.bestIsLocal = true;
+    }
+    if (this.pending === 0 && !this.finalSent && (this.cancelled || !this.nextGroup())) this.sendBest();
   }
 
   /** A branch that never got on the wire counts as a 503 from it; one too large to send, as a 513. */

@@ -6,12 +6,9 @@ import type { SipMessage } from '../sip/message.js';
 import type { SipUri } from '../sip/types.js';
 import { aorOf } from '../location/aor.js';
 import type { Registrar } from '../registrar/registrar.js';
-import type { Binding } from '../location/binding.js';
-import { parseUri } from '../sip/uri.js';
 import { parseUriShared } from '../sip/uri.js';
-import type { Destination, Envelope } from '../transport/types.js';
+import type { Envelope } from '../transport/types.js';
 import type { Target } from './context.js';
-import { normalizeHost } from './local-address.js';
 import { uriTransport } from './resolve.js';
 
 /** The socket the request came in on, when the next hop uses that same transport. */
@@ -26,21 +23,6 @@ export function sameSide(next: SipUri, env: Envelope): string | undefined {
 export function routeTarget(uri: string, socketId: string | undefined): Target {
   const parsed = parseUriShared(uri);
   return parsed.user === undefined ? { nextHop: parsed, socketId } : { uri, socketId };
-}
-
-/**
- * A phone on WebSocket is reached only over the connection it registered on
- * (its Contact host is usually *.invalid); on TCP, when its Contact is the
- * very address it connected from. Otherwise the Contact is dialled as usual.
- */
-export function registeredConnection(b: Binding, connectionOf: (b: Binding) => Destination): Destination | undefined {
-  const src = b.source;
-  if (src.transport === 'ws') return connectionOf(b);
-  if (src.transport === 'tcp') {
-    const uri = parseUri(b.contact);
-    if (normalizeHost(uri.host) === src.address && (uri.port ?? 5060) === src.port) return connectionOf(b);
-  }
-  return undefined;
 }
 
 export function decrementMaxForwards(req: SipMessage, initial: number): void {
@@ -69,7 +51,7 @@ export function contactGroups(registrar: Registrar, ruri: SipUri, now: number): 
     const target: Target = {
       uri: b.contact,
       routes: b.path.length ? b.path : undefined,
-      destination: b.path.length ? undefined : registeredConnection(b, (x) => registrar.location.connectionOf(x)),
+      destination: b.path.length ? undefined : registrar.location.destinationOf(b),
     };
     if (b.q !== lastQ) groups.push([]);
     groups[groups.length - 1]!.push(target);

@@ -12,7 +12,7 @@ export type SendErrorReason =
   | 'no_route'
   /** The socket or the layer is not open (stopped, or before start). */
   | 'not_open'
-  /** WebSocket: no connection the peer opened to that address. */
+  /** No connection to send on: WebSocket (only the peer opens them), or TCP with connectionOnly once it closed. */
   | 'no_connection'
   /** An outgoing TCP connect failed or the connection closed before it was up. */
   | 'connect_failed'

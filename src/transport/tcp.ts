@@ -64,6 +64,10 @@ export class TcpTransport implements ConnectionOwner {
     if (dest.connectionId !== undefined) {
       const conn = this.byId.get(dest.connectionId);
       if (conn !== undefined && conn.write(data, onError)) return;
+      if (dest.connectionOnly) {
+        failSend(this.ctx.stats, onError, new TransportError('the connection to this destination is gone'), 'no_connection');
+        return;
+      }
     }
     // 2. Any open connection to that endpoint, else 3. a new one.
     const address = canonicalAddress(dest.address);

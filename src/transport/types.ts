@@ -53,6 +53,11 @@ export interface Destination {
   socketId?: string;
   /** Reuse this connection (responses go back on the connection the request came on). */
   connectionId?: number;
+  /**
+   * Only that connection: when it is gone the send fails (reason `no_connection`) instead of
+   * dialling the address, which for a phone behind NAT could never get through.
+   */
+  connectionOnly?: boolean;
 }
 
 /** The part of the transport layer the upper layers use. */

@@ -124,6 +124,17 @@ test('a phone registered over TCP is called through a node that does not hold it
   t.is(phone.answered, 2);
   const connectsAfter = c.nodes.map((x) => x.transport.stats().tcpConnections);
   t.deepEqual(connectsAfter, connectsBefore, 'no node dialled a new connection to the phone');
+
+  // The phone's connection goes (its binding stays until it expires): callers get 480 at once
+  // through every node, whether it holds the connection or relays to the one that held it.
+  phone.close();
+  await waitFor(() => c.nodes[0]!.transport.stats().tcpConnections === 0, 2000, 'node 1 sees the connection close');
+  for (const via of [0, 1, 2]) {
+    const started = Date.now();
+    t.is(await caller.call(c.ports[via]!.sip, 'tcpuser'), 480, `call through node ${via + 1}`);
+    t.true(Date.now() - started < 2000, `480 through node ${via + 1} at once, not at timer B`);
+  }
+  t.deepEqual(c.nodes.map((x) => x.transport.stats().tcpConnections), [0, 0, 0], 'nobody dialled the phone');
 });
 
 test('anysip location show and dump, and /metrics, tell what the table holds', async (t) => {

@@ -1,0 +1,108 @@
+// The location service as a node composes it: the table, its replication
+// when there is a cluster, NAT keep-alives, and what /status, /metrics and
+// GET /location show of it. src/node/node.ts builds one and wires it.
+
+import { ownerOf } from '../anycast/rendezvous.js';
+import type { Bus, JoinGate, Membership } from '../cluster/types.js';
+import type { RegistrarConfig } from '../config/types.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import { Replicator } from '../replica/replicator.js';
+import type { Sender } from '../transport/types.js';
+import type { Binding } from './binding.js';
+import { Keepalives } from './keepalive.js';
+import { LocationService } from './location.js';
+import { locationView } from './view.js';
+
+export interface ReplicaWiring {
+  bus: Bus;
+  membership: Membership;
+  /** Holds the node in `joining` until the table is whole (ClusterMembership). */
+  gate?: JoinGate;
+  log: Logger;
+  /** The simulator: no interval timers, and deltas flushed in a microtask so runs replay. */
+  simulated: boolean;
+}
+
+export class LocationModule {
+  readonly service: LocationService;
+  replica: Replicator<Binding> | undefined;
+  keepalives: Keepalives | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly settings: RegistrarConfig,
+    private readonly selfId: number,
+    private readonly clock: Clock,
+  ) {
+    this.service = new LocationService({ max_expires: settings.max_expires, max_clock_skew: settings.max_clock_skew * 1000 }, selfId, clock);
+  }
+
+  /** Replicate the table over the bus. Must run before membership starts: the gate is held from here. */
+  replicate(w: ReplicaWiring): void {
+    this.replica = new Replicator(this.service.table, {
+      bus: w.bus,
+      membership: w.membership,
+      ...(w.gate ? { gate: w.gate } : {}),
+      clock: this.clock,
+      log: w.log,
+      ...(w.simulated ? { defer: queueMicrotask, timers: false } : {}),
+    });
+    this.replica.start();
+  }
+
+  /** The sweep of expired bindings, and keep-alives when configured. `timers: false`: the simulator drives time. */
+  start(sender: Sender, membership: Membership | undefined, timers: boolean): void {
+    const r = this.settings;
+    if (timers) {
+      this.sweepTimer = setInterval(() => this.service.sweep(this.clock.now()), 1000);
+      this.sweepTimer.unref();
+    }
+    if (r.keepalive_interval <= 0) return;
+    const self = this.selfId;
+    // A UDP binding's duty is its key's rendezvous owner over the up nodes: it moves when that node leaves.
+    const isMine = membership ? (key: string) => ownerOf(key, membership.upNodes()) === self : () => true;
+    this.keepalives = new Keepalives(this.service, { interval: r.keepalive_interval, nated_only: r.keepalive_nated_only }, sender, isMine, this.clock);
+    if (timers) this.keepalives.start();
+  }
+
+  stop(): void {
+    clearInterval(this.sweepTimer);
+    this.replica?.stop();
+    this.keepalives?.stop();
+  }
+
+  /** `location` of /status. */
+  status(): Record<string, unknown> {
+    const l = this.service;
+    return {
+      bindings: l.size,
+      aors: l.aors,
+      records: l.table.held,
+      ...(this.replica ? { sync: this.replica.sync, serving: this.replica.serving } : {}),
+      replication: l.table.counters,
+      ...(this.keepalives ? { keepalives: this.keepalives.counters } : {}),
+    };
+  }
+
+  /** anysip_location_* of /metrics (GAUGES are gauges, the rest counters). */
+  figures(): Record<string, number> {
+    const l = this.service;
+    const s = this.replica?.sync;
+    return {
+      bindings: l.size,
+      aors: l.aors,
+      records: l.table.held,
+      ...l.table.counters,
+      ...(s ? { sync_duration_ms: s.duration_ms ?? 0, sync_received: s.received } : {}),
+      ...(this.keepalives?.counters ?? {}),
+    };
+  }
+
+  static readonly GAUGES = ['bindings', 'aors', 'records', 'sync_duration_ms', 'sync_received'];
+
+  /** GET /location. */
+  view() {
+    return locationView(this.service, () => this.clock.now());
+  }
+}
