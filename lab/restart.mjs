@@ -15,7 +15,7 @@
 // Exit code 0 when all of that happened within --timeout (default 60 s).
 
 import { argv } from 'zx';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { anycastNexthops, checkLock, cmdline, die, log, pidAlive, readPid, requireRoot, requireUp, sleep, stopPid } from './lib/lab.mjs';
 import { nodeLog, nodePidName, nodeStatus, startNode } from './lib/nodes.mjs';
@@ -32,6 +32,13 @@ if (!['SIGTERM', 'SIGKILL', 'SIGINT'].includes(signal)) die(`--signal must be SI
 const timeoutMs = Number(argv.timeout ?? 60) * 1000;
 const graceMs = Number(argv.grace ?? 10_000);
 
+const procStat = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return '';
+  }
+};
 const name = nodePidName(n);
 const oldPid = readPid(name);
 if (!oldPid || !pidAlive(name)) die(`no live anysip process for ${n.name} (pid file ${name})`);
@@ -41,8 +48,16 @@ const before = nodeStatus(n);
 const t0 = Date.now();
 log(`${signal} to ${n.name} (pid ${oldPid}: ${(cmdline(oldPid) ?? '?').slice(0, 80)})`);
 await stopPid(name, { signal, graceMs });
+// anysip removes its own pid file as it stops, before it exits: wait on the PID itself.
+const ours = () => (cmdline(oldPid) ?? '').includes('anysip.mjs') && !/\) Z/.test(procStat(oldPid));
+for (const until = Date.now() + graceMs; ours() && Date.now() < until; ) await sleep(20);
+if (ours()) {
+  log(`${n.name} (pid ${oldPid}) still running after ${Date.now() - t0} ms: SIGKILL`);
+  process.kill(oldPid, 'SIGKILL');
+  for (const until = Date.now() + 2000; ours() && Date.now() < until; ) await sleep(20);
+}
 const stoppedMs = Date.now() - t0;
-if (cmdline(oldPid) !== undefined && cmdline(oldPid).includes('anysip.mjs')) die(`${n.name} (pid ${oldPid}) is still running after ${stoppedMs} ms`);
+if (ours()) die(`${n.name} (pid ${oldPid}) is still running after ${stoppedMs} ms`);
 log(`${n.name} stopped in ${stoppedMs} ms`);
 
 // ---- start again, as up.mjs does
