@@ -8,7 +8,8 @@
 //                      [--drain NODE@S] [--undrain NODE@S] [--kill NODE@S]
 //
 // Shipped scenarios: basic, cancel, busy (486), register-call, callee-hangup, tcp-large, hold
-// (a basic call held --hold ms, default 3000, before the BYE).
+// (a basic call held --hold ms, default 3000, before the BYE), register-users and call-users
+// (--calls N: users user0..userN-1 registered, then called, through the registrar; see lib/sipp.mjs).
 // --drain n2@10: `anysip drain` on n2 (inside its namespace) 10 s after the load started;
 // --undrain n2@20 likewise; --kill n3@10: SIGKILL to n3's anysip (by its pid file). Repeatable.
 // The report then says when the router's route followed, how many messages still reached the
@@ -22,7 +23,7 @@ import { argv } from 'zx';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { checkLock, RUN, die, ensureDir, log, requireRoot, requireUp, sleep } from './lib/lab.mjs';
-import { pickPorts, resolveScenario, runUac, startDefaultUas, startRunUas, stopDefaultUas, readStat } from './lib/sipp.mjs';
+import { assignUsers, pickPorts, resolveScenario, runUac, startDefaultUas, startRunUas, stopDefaultUas, readStat, writeUsersCsv } from './lib/sipp.mjs';
 import { analyseCapture, dropsDelta, forwardedDelta, receivedDelta, scrapeMetrics, startCapture, takenOverDelta } from './lib/capture.mjs';
 import { markdownReport, svgChart, textReport } from './lib/report.mjs';
 import { stopPid } from './lib/lab.mjs';
@@ -32,7 +33,7 @@ requireRoot('run');
 checkLock('run');
 const st = requireUp();
 const d = st.desc;
-if (!argv.scenario) die('--scenario NAME|FILE.xml is required (basic, cancel, busy, register-call, callee-hangup, tcp-large)');
+if (!argv.scenario) die('--scenario NAME|FILE.xml is required (basic, cancel, busy, register-call, callee-hangup, tcp-large, hold, register-users, call-users)');
 let sc;
 try {
   sc = resolveScenario(String(argv.scenario), argv.uas, argv.transport, { hold: argv.hold === undefined ? undefined : Number(argv.hold) });
@@ -75,13 +76,18 @@ await sleep(400); // the UAS binds
 const watch = events.length ? startWatch(d) : undefined;
 const tLoad = Date.now();
 const done = events.map((ev) => new Promise((res) => setTimeout(() => doEvent(d, ev).then(res, (e) => res({ ...ev, t: Date.now(), ok: false, error: e.message })), ev.at * 1000)));
-const share = (i) => Math.floor(calls / flows.length) + (i < calls % flows.length ? 1 : 0);
+// User scenarios: each flow calls its own users (a CSV per flow); the others: an even share of the calls.
+const users = sc.users ? assignUsers(flows, calls, sc.users.shift) : undefined;
+const usersDir = users ? ensureDir(join(RUN, 'users')) : undefined;
+const share = (i) => (users ? users[i].length : Math.floor(calls / flows.length) + (i < calls % flows.length ? 1 : 0));
 const perRate = rate / flows.length;
 const results = await Promise.all(
   flows.map((f, i) => {
     const c = share(i);
+    if (c === 0) return { code: 0, ok: 0, failed: 0, calls: 0, port: f.port, stderr: '', errors: '' }; // sipp -m 0 would never end
     const r = Math.max(0.01, perRate);
-    return runUac(d, sc, { port: f.port, calls: c, rate: Number(r.toFixed(3)), tag: `uac-${i}`, timeoutS: Math.ceil(c / r) + 40 });
+    const inf = users ? writeUsersCsv(join(usersDir, `${tag}-flow-${i}.csv`), users[i]) : undefined;
+    return runUac(d, sc, { port: f.port, calls: c, rate: Number(r.toFixed(3)), tag: `uac-${i}`, timeoutS: Math.ceil(c / r) + 40, inf });
   }),
 );
 await sleep(1500); // last ACKs, BYE retransmissions, the UAS's last stats line
@@ -133,7 +139,7 @@ const report = {
   rate,
   calls: { ok, failed, requested: calls, unfinished: Math.max(0, calls - ok - failed) },
   uas: { ok: uas.ok, failed: uas.failed },
-  flows: flows.map((f, i) => ({ ...f, calls: share(i), exit: results[i].code, ok: results[i].ok, failed: results[i].failed })),
+  flows: flows.map((f, i) => ({ ...f, calls: share(i), exit: results[i].code, ok: results[i].ok, failed: results[i].failed, ...(users ? { users: users[i].map((k) => `user${k}`) } : {}) })),
   nodes,
   capture: { file: capFile, frames: cap.frames, ports: d.nodes.map((n) => `${d.router.ns}:${n.routerIface}`) },
   failures,

@@ -27,6 +27,7 @@ import {
 } from './lib/lab.mjs';
 import { teardown } from './lib/teardown.mjs';
 import { startDefaultUas as startUas } from './lib/sipp.mjs';
+import { nodeConfig, startNode } from './lib/nodes.mjs';
 
 requireRoot('up');
 checkLock('up');
@@ -146,18 +147,12 @@ try {
   const keys = schemaKeys();
   state.clusterRendered = desc.cluster.enabled && keys.includes('cluster');
   for (const n of desc.nodes) {
-    const cfg = join(RUN, 'nodes', `${n.name}.yaml`);
+    const cfg = nodeConfig(n);
     ensureDir(join(RUN, 'nodes'));
     writeFileSync(cfg, nodeYaml(desc, n, keys, RUN));
     const check = spawnSync(process.execPath, [join(ROOT, 'bin', 'anysip.mjs'), 'start', '--config', cfg, '--check'], { encoding: 'utf8' });
     if (check.status !== 0) throw new Error(`the rendered config of ${n.name} is not valid for this build (lab/lib/render.mjs nodeYaml must follow src/config):\n${(check.stderr || check.stdout).trim()}`);
-    const name = `anysip-${n.name}`;
-    const pidFile = registerPid(name, 'anysip.mjs');
-    startProcess({
-      name, ns: n.ns, cmd: process.execPath,
-      args: [join(ROOT, 'bin', 'anysip.mjs'), 'start', '--config', cfg, '--pid-file', pidFile],
-      logFile: join(RUN, 'logs', `${n.name}.log`), expect: 'anysip.mjs',
-    });
+    startNode(n);
   }
   for (const n of desc.nodes) {
     await waitFor(`anysip ${n.name} admin /status in ${n.ns} (log: ${join(RUN, 'logs', `${n.name}.log`)})`, () => nsHttpGet(n.ns, `http://${n.admin.address}:${n.admin.port}/status`), 20_000, 200);

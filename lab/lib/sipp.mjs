@@ -1,11 +1,19 @@
 // SIPp in the lab's namespaces: the core's UAS, the client's UACs, and reading their statistics.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { LAB, RUN, ensureDir, nsh, registerPid, rmPid, startProcess, stopPid } from './lab.mjs';
 
 export const SCENARIO_DIR = join(LAB, 'scenarios');
+
+/**
+ * The core's phone UAS port: where registered users' Contacts point (register-call, register-users,
+ * call-users). No static route of the nodes leads there (they send everything else to the core UAS
+ * on 5060), and while such a scenario runs nothing answers on 5060: a call only succeeds if the
+ * registrar found the binding, a call that misses it fails.
+ */
+export const PHONE_PORT = 5070;
 
 /**
  * Shipped scenarios: UAC and UAS files, transport, Request-URI user (-s) and extra -key values.
@@ -22,14 +30,59 @@ export const SCENARIOS = {
   cancel: { uac: 'uac-cancel.xml', uas: 'uas-cancelled.xml', transport: 'u1', service: 'service', about: 'INVITE, 180, CANCEL, 200, 487, ACK' },
   busy: { uac: 'uac-busy.xml', uas: 'uas-busy.xml', transport: 'u1', service: 'service', about: 'INVITE, 486 Busy Here, ACK (hop by hop)' },
   'register-call': {
-    uac: 'uac-register-call.xml', uas: 'uas-answer.xml', transport: 'u1', service: 'alice',
-    keys: (d) => ({ contact_host: d.core.address, contact_port: String(d.core.uasPort) }),
-    about: 'REGISTER alice (contact: the core UAS), then call alice via the registrar',
+    uac: 'uac-register-call.xml', uas: 'uas-answer.xml', transport: 'u1', service: 'alice', uasPort: PHONE_PORT,
+    keys: (d) => ({ contact_host: d.core.address, contact_port: String(PHONE_PORT) }),
+    about: `REGISTER alice (contact: the core phone UAS, port ${PHONE_PORT}), then call alice via the registrar with another Call-ID`,
+  },
+  // Users user0..user<calls-1>, one per SIPp call, from a CSV (-inf) per UAC flow. Per-flow, users are
+  // dealt to flows by the node the router hashes each flow to: REGISTERs of user k through node
+  // k mod N, and (shift 1) the calls to user k through node k+1 mod N, so every call needs a
+  // binding another node wrote.
+  'register-users': {
+    uac: 'uac-register-user.xml', uas: 'uas-answer.xml', transport: 'u1', service: 'user', uasPort: PHONE_PORT, users: { shift: 0 },
+    keys: (d) => ({ contact_host: d.core.address, contact_port: String(PHONE_PORT) }),
+    about: `REGISTER user0..userN-1 (N = --calls), one REGISTER and Call-ID each, contact: the core phone UAS (port ${PHONE_PORT})`,
+  },
+  'call-users': {
+    uac: 'uac-call-user.xml', uas: 'uas-answer.xml', transport: 'u1', service: 'user', uasPort: PHONE_PORT, users: { shift: 1 },
+    about: `call user0..userN-1 (registered by register-users) with fresh Call-IDs, found through the registrar: only the phone UAS (port ${PHONE_PORT}) answers`,
   },
   'callee-hangup': { uac: 'uac-callee-hangup.xml', uas: 'uas-hangup.xml', transport: 'u1', service: 'service', about: 'call answered, the callee sends the BYE' },
   'tcp-large': { uac: 'uac-tcp-large.xml', uas: 'uas-answer.xml', transport: 't1', service: 'tcp-large', about: 'INVITE over 1300 bytes on TCP, to a TCP UAS' },
 };
 export const SCENARIO_ALIASES = { call: 'basic', 486: 'busy', register: 'register-call', hangup: 'callee-hangup', tcp: 'tcp-large' };
+
+/**
+ * Deal users 0..count-1 to UAC flows: when the router's hash of every flow is known and spans
+ * several nodes, user k goes to a flow of node (k + shift) mod N (round robin among that node's
+ * flows); otherwise to flow (k + shift) mod flows. Returns one list of user indices per flow.
+ */
+export function assignUsers(flows, count, shift = 0) {
+  const byNode = new Map();
+  flows.forEach((f, i) => {
+    if (!byNode.has(f.node)) byNode.set(f.node, []);
+    byNode.get(f.node).push(i);
+  });
+  const nodes = [...byNode.keys()].sort();
+  const hashed = nodes.length > 1 && !byNode.has('?');
+  const out = flows.map(() => []);
+  for (let k = 0; k < count; k++) {
+    if (hashed) {
+      const list = byNode.get(nodes[(k + shift) % nodes.length]);
+      out[list[Math.floor(k / nodes.length) % list.length]].push(k);
+    } else {
+      out[(k + shift) % flows.length].push(k);
+    }
+  }
+  return out;
+}
+
+/** A SIPp -inf file: one user name (user<k>) per line, read in order, one line per call. */
+export function writeUsersCsv(file, users, prefix = 'user') {
+  writeFileSync(file, ['SEQUENTIAL', ...users.map((k) => `${prefix}${k};`)].join('\n') + '\n');
+  return file;
+}
+
 
 /** Resolve --scenario NAME|FILE.xml [--uas FILE.xml] to files and options. */
 export function resolveScenario(name, uasOverride, transportOverride, opts = {}) {
@@ -55,9 +108,9 @@ export function resolveScenario(name, uasOverride, transportOverride, opts = {})
   return sc;
 }
 
-function uasArgs(d, scenario, transport, tag) {
+function uasArgs(d, scenario, transport, tag, port = d.core.uasPort) {
   return [
-    '-sf', scenario, '-i', d.core.address, '-p', String(d.core.uasPort), '-t', transport, '-nostdin',
+    '-sf', scenario, '-i', d.core.address, '-p', String(port), '-t', transport, '-nostdin',
     '-trace_err', '-error_file', join(RUN, 'logs', `${tag}-errors.log`),
     '-trace_stat', '-stf', join(RUN, 'logs', `${tag}-stat.csv`), '-fd', '1',
   ];
@@ -72,16 +125,16 @@ export async function stopDefaultUas() {
   await stopPid('uas-default');
 }
 
-/** A scenario's own UAS for one run (same address and port as the default one). */
+/** A scenario's own UAS for one run (the default one's address; its port, or the scenario's `uasPort`). */
 export function startRunUas(d, sc, tag) {
-  startProcess({ name: 'uas-run', ns: d.core.ns, cmd: 'sipp', args: uasArgs(d, sc.uas, sc.transport, tag), logFile: join(RUN, 'logs', `${tag}.log`), expect: 'sipp', stdoutToNull: true });
+  startProcess({ name: 'uas-run', ns: d.core.ns, cmd: 'sipp', args: uasArgs(d, sc.uas, sc.transport, tag, sc.uasPort), logFile: join(RUN, 'logs', `${tag}.log`), expect: 'sipp', stdoutToNull: true });
 }
 
 /**
- * Start one UAC in the client namespace and resolve when it exits.
+ * Start one UAC in the client namespace and resolve when it exits. `inf`: a SIPp -inf CSV file.
  * @returns {Promise<{code, ok, failed, stat, errors, port}>}
  */
-export function runUac(d, sc, { port, calls, rate, tag, timeoutS }) {
+export function runUac(d, sc, { port, calls, rate, tag, timeoutS, inf }) {
   ensureDir(join(RUN, 'logs'));
   const stat = join(RUN, 'logs', `${tag}-stat.csv`);
   const err = join(RUN, 'logs', `${tag}-errors.log`);
@@ -92,6 +145,7 @@ export function runUac(d, sc, { port, calls, rate, tag, timeoutS }) {
     '-timeout', `${timeoutS}s`, '-timeout_error', '-nostdin',
     '-trace_err', '-error_file', err, '-trace_stat', '-stf', stat, '-fd', '1',
     ...Object.entries(keys).flatMap(([k, v]) => ['-key', k, v]),
+    ...(inf ? ['-inf', inf] : []),
     ...(sc.extraArgs ?? []),
   ];
   const child = spawn('ip', ['netns', 'exec', d.client.ns, 'sipp', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
