@@ -28,7 +28,8 @@ import { Drain } from './drain.js';
 import { Summary } from './summary.js';
 import { Cluster } from '../cluster/cluster.js';
 import { createAnycast, type Anycast, type GateEvents } from '../anycast/index.js';
-import type { Bus, Membership } from '../cluster/types.js';
+import type { Bus, JoinGate, Membership } from '../cluster/types.js';
+import type { ReplicaScheduler } from '../replica/types.js';
 import type { SipMessage } from '../sip/message.js';
 import type { Envelope, Sender } from '../transport/types.js';
 
@@ -40,6 +41,10 @@ export interface NodeOptions {
   /** Bus and membership to use instead of a `cluster:` section (the simulator's in-memory ones). */
   bus?: Bus;
   membership?: Membership;
+  /** Holds the node in `joining` until its replicated tables are whole (default: the cluster's membership; the simulator passes its own). */
+  gate?: JoinGate;
+  /** Where the replicators' timers run (the simulator's virtual clock). With realTimers false and none given, they run no repair tick. */
+  replicaScheduler?: ReplicaScheduler;
   /** false: no interval timers are started; whoever built the node advances `wheel` (the simulator). Default true. */
   realTimers?: boolean;
   anycastEvents?: GateEvents;
@@ -257,11 +262,11 @@ export class Node {
     this.locationReplica = new Replicator(this.location.table, {
       bus,
       membership,
-      gate: this.cluster?.membership,
+      gate: this.opts.gate ?? this.cluster?.membership,
       clock: this.clock,
       log: this.log,
-      // The simulator steps in promise jobs: a microtask keeps its runs replayable.
-      ...(simulated ? { defer: queueMicrotask, timers: false } : {}),
+      // The simulator steps in promise jobs: a microtask keeps its runs replayable, and so do timers on its virtual clock.
+      ...(simulated ? { defer: queueMicrotask, ...(this.opts.replicaScheduler ? { scheduler: this.opts.replicaScheduler } : { timers: false }) } : {}),
     });
     this.locationReplica.start();
   }

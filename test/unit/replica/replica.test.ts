@@ -2,7 +2,7 @@ import test from 'ava';
 import { ReplicaTable } from '../../../src/replica/table.js';
 import type { StoredRecord } from '../../../src/replica/types.js';
 import { MSG_DELTA, MSG_SYNC_ACK, MSG_SYNC_CHUNK } from '../../../src/replica/wire.js';
-import { contents, ManualClock, replica, textKind, World } from './harness.js';
+import { contents, ManualClock, ManualScheduler, replica, textKind, World } from './harness.js';
 
 function shuffled<T>(xs: T[], seed: number): T[] {
   const out = xs.slice();
@@ -237,4 +237,42 @@ test('a peer back from down is pulled from: writes made while it was cut off rea
   world.memberships.get(2)!.apply(1, 'up');
   await world.settle();
   t.is(n1.table.get('during')?.value, 'partition');
+});
+
+test('with a scheduler, every timer runs on it: the join retry, the repair tick, a refused chunk (the simulator replays them)', async (t) => {
+  const clock = new ManualClock();
+  const world = new World();
+  const timers = new ManualScheduler();
+  const donor = replica(world, 1, clock, {}, timers);
+  world.setState(1, 'up');
+  donor.start();
+  donor.table.put('k', 'v', clock.t + 60_000);
+  t.deepEqual(timers.pending, [250], 'the repair tick is armed on the scheduler');
+  const joiner = replica(world, 2, clock, { retryMs: 100 }, timers);
+  world.setState(2, 'joining');
+  world.refusing.add('2-1');
+  joiner.start();
+  await world.settle();
+  t.is(joiner.replicator.sync.state, 'failed');
+  t.true(timers.pending.includes(100), 'the retry waits on the scheduler, not on a real timer');
+  await new Promise((r) => setTimeout(r, 150));
+  t.is(joiner.replicator.sync.attempts, 1, 'nothing ran behind the scheduler');
+  world.refusing.delete('2-1');
+  world.refusing.add('1-2');
+  timers.fire(100);
+  await world.settle();
+  t.is(joiner.replicator.sync.attempts, 2);
+  t.true(timers.pending.includes(50), 'the chunk the bus refused waits on the scheduler');
+  world.refusing.delete('1-2');
+  timers.fire(50);
+  await world.settle();
+  t.is(joiner.replicator.sync.state, 'done');
+  t.is(joiner.table.get('k')?.value, 'v');
+  timers.fire(50);
+  await world.settle();
+  timers.fire(250);
+  t.deepEqual(timers.pending, [250, 250], 'each tick arms the next');
+  donor.replicator.stop();
+  joiner.replicator.stop();
+  t.deepEqual(timers.pending, [], 'stop cancels the tick');
 });
