@@ -28,7 +28,7 @@ import { SimNetwork } from './network.js';
 import { DEFAULTS, nodeYaml, type SimOptions, type SimResult } from './options.js';
 import { Phone, type PhoneWorld } from './phone.js';
 import { Prng } from './prng.js';
-import { describe, SimNodeTransport, type Runtime } from './sim-node.js';
+import { describe, SimNodeTransport, wheelScheduler, type Runtime } from './sim-node.js';
 
 export { DEFAULTS, type SimOptions, type SimResult } from './options.js';
 
@@ -122,12 +122,13 @@ export class Simulation implements PhoneWorld {
     const transport = new SimNodeTransport(this.net, (data) => this.excuses.sent(id, data));
     const config = parseConfig(nodeYaml(id, this.o), `sim-node-${id}.yaml`);
     const log = this.o.verbose ? createLogger({ name: `sim-${id}`, level: 'debug', nodeId: id, stream: process.stderr }) : silentLogger();
-    const rt: Runtime = { id, incarnation, alive: true, node: undefined as unknown as Node, membership, bus, transport, memLast: 0 };
+    const replicaWheel = new TimerWheel({ now: this.nowMs });
+    const rt: Runtime = { id, incarnation, alive: true, node: undefined as unknown as Node, membership, bus, transport, memLast: 0, replicaWheel };
     rt.node = new Node(config, {
       log,
       clock: this.clock,
       transport,
-      ...(this.o.noGate ? {} : { bus, membership }),
+      ...(this.o.noGate ? {} : { bus, membership, gate: membership, replicaScheduler: wheelScheduler(replicaWheel) }),
       realTimers: false,
       anycastEvents: {
         onForward: (dst, msg, env, second) => {
@@ -249,8 +250,13 @@ export class Simulation implements PhoneWorld {
 
   async run(): Promise<SimResult> {
     const o = this.o;
-    for (let id = 1; id <= o.nodes; id++) this.states.set(id, 'up');
-    for (let id = 1; id <= o.nodes; id++) await this.startNode(id, 'up');
+    // The cluster boots one node after the other: each starts knowing the nodes started before it (the
+    // first has no donor for its tables, the others sync from one), then all learn of all at time 0.
+    for (let id = 1; id <= o.nodes; id++) {
+      this.states.set(id, 'up');
+      await this.startNode(id, 'up');
+    }
+    for (const rt of this.runtimes.values()) for (let id = 1; id <= o.nodes; id++) rt.membership.apply(id, 'up');
     this.net.announced = [...this.runtimes.keys()].sort((a, b) => a - b);
     const gap = 1000 / o.rate;
     const span = o.calls * gap;
@@ -266,7 +272,11 @@ export class Simulation implements PhoneWorld {
       const step = this.events.size > 0 ? STEP_MS : IDLE_STEP_MS;
       const target = Math.min(next, this.nowMs + step);
       this.nowMs = target;
-      for (const rt of this.runtimes.values()) if (rt.alive) rt.node.wheel.advance(target);
+      for (const rt of this.runtimes.values()) {
+        if (!rt.alive) continue;
+        rt.node.wheel.advance(target);
+        rt.replicaWheel.advance(target);
+      }
       this.wheel.advance(target);
       await drain();
       while (this.events.peekTime() <= target) {
