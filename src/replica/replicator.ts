@@ -68,6 +68,8 @@ export class Replicator<V> {
   private readonly receiver: SyncReceiver<V>;
   /** Peers a delta could not reach: offered a pull on the next tick. */
   private readonly behind = new Set<number>();
+  /** Donors that offered a pull while one from them was running: pulled again once it ends. */
+  private readonly repull = new Set<number>();
   private release: (() => void) | undefined;
   private joined = false;
   private flushQueued = false;
@@ -195,7 +197,9 @@ export class Replicator<V> {
     this.release = undefined;
   }
 
-  private syncEnded(_donor: number, join: boolean, ok: boolean): void {
+  private syncEnded(donor: number, join: boolean, ok: boolean): void {
+    // A pull that began before the donor's offer may lack what the offer was about: pull once more.
+    if (this.repull.delete(donor) && ok) this.receiver.pull(donor, false);
     if (!join || this.joined) return;
     if (ok) return this.joinDone();
     this.timers.after(this.settings.retryMs, () => {
@@ -210,8 +214,17 @@ export class Replicator<V> {
       this.receiver.check(c.node);
       return;
     }
+    if (c.from !== 'down' || !this.joined) return;
     // Back from down (restarted, or a partition healed): it may hold writes we missed.
-    if (c.from === 'down' && this.joined && !this.receiver.pulling(c.node)) this.receiver.pull(c.node, false);
+    if (!this.receiver.pulling(c.node)) this.receiver.pull(c.node, false);
+    // And it missed ours: while we saw it down, our deltas did not go to it. A restarted node never saw
+    // us down and would not ask, and its join sync may have left its donor before our writes got there.
+    this.offer(c.node);
+  }
+
+  /** Ask `peer` to pull our table (SYNC_OFFER); one the bus cannot take now goes on the next tick. */
+  private offer(peer: number): void {
+    if (!this.opts.bus.send(peer, this.table.kind.capability, MSG_SYNC_OFFER, new Uint8Array())) this.behind.add(peer);
   }
 
   /** The repair tick, every 250 ms until stop(). */
@@ -267,6 +280,7 @@ export class Replicator<V> {
       }
       case MSG_SYNC_OFFER:
         if (!this.receiver.pulling(msg.src)) this.receiver.pull(msg.src, false);
+        else this.repull.add(msg.src);
         return;
       default:
         counters.dropped_bad++;

@@ -276,3 +276,61 @@ test('with a scheduler, every timer runs on it: the join retry, the repair tick,
   joiner.replicator.stop();
   t.deepEqual(timers.pending, [], 'stop cancels the tick');
 });
+
+test('a node that joins while a peer still sees it down gets that peer\'s writes of the meantime (the peer offers a pull when it sees it back)', async (t) => {
+  const clock = new ManualClock();
+  const world = new World();
+  const n1 = replica(world, 1, clock);
+  const n2 = replica(world, 2, clock);
+  world.setState(1, 'up');
+  world.setState(2, 'up');
+  n1.start();
+  n2.start();
+  n1.table.put('old', 'a', clock.t + 60_000);
+  await world.settle();
+  // Node 3 restarts: node 1 (its donor) sees it joining at once, node 2 only later.
+  const n3 = replica(world, 3, clock);
+  world.memberships.get(1)!.apply(3, 'joining');
+  world.memberships.get(3)!.apply(1, 'up');
+  world.memberships.get(3)!.apply(2, 'up');
+  n3.start();
+  // Node 2 writes while it sees node 3 down: no delta goes to 3, and the donor's snapshot is already taken.
+  n2.table.put('meantime', 'b', clock.t + 60_000);
+  await world.settle();
+  t.is(n3.replicator.sync.state, 'done');
+  t.is(n1.table.get('meantime')?.value, 'b');
+  world.memberships.get(2)!.apply(3, 'joining');
+  await world.settle();
+  t.is(n3.table.get('meantime')?.value, 'b');
+  t.deepEqual(contents(n3.table), contents(n2.table));
+});
+
+test('an offer that arrives while a pull from the same donor runs is pulled again once that pull ends', async (t) => {
+  const clock = new ManualClock();
+  const world = new World();
+  const timers = new ManualScheduler();
+  const n1 = replica(world, 1, clock, {}, timers);
+  world.setState(1, 'up');
+  n1.start();
+  n1.table.put('old', 'a', clock.t + 60_000);
+  await world.settle();
+  // Node 2 restarts and asks node 1, which still sees it down: the chunk is refused and waits.
+  const n2 = replica(world, 2, clock, {}, timers);
+  world.memberships.get(2)!.apply(1, 'up');
+  world.refusing.add('1-2');
+  n2.start();
+  await world.settle();
+  t.true(timers.pending.includes(50));
+  n1.table.put('meantime', 'b', clock.t + 60_000); // no delta to node 2: node 1 sees it down
+  await world.settle();
+  world.refusing.delete('1-2');
+  world.memberships.get(1)!.apply(2, 'joining'); // node 1 sees it back: offers it a pull
+  await world.settle();
+  timers.fire(50); // the old chunk, taken before 'meantime', goes now
+  await world.settle();
+  t.is(n2.replicator.sync.state, 'done');
+  t.is(n2.table.get('meantime')?.value, 'b', 'pulled again after the join sync that began before the offer');
+  t.deepEqual(contents(n2.table), contents(n1.table));
+  n1.replicator.stop();
+  n2.replicator.stop();
+});
