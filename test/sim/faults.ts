@@ -23,6 +23,8 @@ export interface FaultWorld {
   retire(rt: Runtime): void;
   /** Node incarnation `rt` is killed now (its state is still there to look at). */
   died(rt: Runtime): void;
+  /** Restarted node incarnation `rt` goes up now (its tables are whole). */
+  joined(rt: Runtime): void;
 }
 
 export class Faults {
@@ -105,6 +107,7 @@ export class Faults {
       rt.membership.whenWhole(() => {
         if (!rt.alive || this.w.runtimes.get(id) !== rt) return;
         if (this.nowMs > heard) this.log.push(`t=${Math.round(this.nowMs)} node ${id} held joining until its tables were whole`);
+        this.w.joined(rt);
         this.change(id, 'up');
         this.route(id, true);
       });

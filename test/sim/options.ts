@@ -2,6 +2,7 @@
 
 import type { AnycastMode } from '../../src/anycast/index.js';
 import type { ExcuseReport } from './excuses.js';
+import type { LocationCheckStats } from './location-checks.js';
 import { ANYCAST, SIP_PORT, type Spray } from './network.js';
 
 export interface SimOptions {
@@ -60,6 +61,8 @@ export interface SimResult {
   faults: string[];
   /** Calls whose outcome a kill excused, and why. */
   excuses: ExcuseReport;
+  /** What the location checks compared (location-checks.ts). */
+  location: LocationCheckStats;
   violations: string[];
 }
 

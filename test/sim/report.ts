@@ -28,6 +28,7 @@ export function summary(r: SimResult, wallMs: number): string[] {
     `excused ${e.excused} of ${r.calls} calls (${pct(e.excused)}): outcome ${e.waived.outcome}, double fork ${e.waived.doubleFork}; ` +
       `exposed to a kill ${e.exposed} (${pct(e.exposed)}) by what died ${JSON.stringify(e.byKind)}; the old rule excused ${e.broad} (${pct(e.broad)})`,
   );
+  lines.push(`location: copies compared at ${r.location.convergence} quiet points, ${r.location.joins} node(s) checked whole as they went up`);
   for (const f of r.faults) lines.push(`fault ${f}`);
   for (const v of r.violations.slice(0, 20)) lines.push(`VIOLATION ${v}`);
   if (r.violations.length > 20) lines.push(`... ${r.violations.length - 20} more`);

@@ -24,6 +24,7 @@ import { EventQueue } from './events.js';
 import { Excuses, MAX_EXCUSED } from './excuses.js';
 import { Faults } from './faults.js';
 import { Invariants } from './invariants.js';
+import { LocationChecks } from './location-checks.js';
 import { SimNetwork } from './network.js';
 import { DEFAULTS, nodeYaml, type SimOptions, type SimResult } from './options.js';
 import { Phone, type PhoneWorld } from './phone.js';
@@ -61,6 +62,7 @@ export class Simulation implements PhoneWorld {
   private readonly outcomes: Record<string, number> = {};
   private readonly faults: Faults;
   private readonly checks: Invariants;
+  readonly location: LocationChecks;
   readonly excuses = new Excuses((callId) => this.callById.get(callId));
 
   constructor(opts: Partial<SimOptions> = {}) {
@@ -80,6 +82,7 @@ export class Simulation implements PhoneWorld {
     );
     this.faults = new Faults(this);
     this.checks = new Invariants(this);
+    this.location = new LocationChecks(this);
   }
 
   get kills(): ReadonlyMap<number, number[]> {
@@ -192,14 +195,22 @@ export class Simulation implements PhoneWorld {
     const key = src + '>' + dst;
     const t = Math.max(this.nowMs + this.prng.range(0.1, 0.6), (this.linkLast.get(key) ?? 0) + 0.001);
     this.linkLast.set(key, t);
+    const location = msg.capability === 'location';
+    if (location) this.location.frameSent();
     this.at(t, () => {
       const r = this.runtimes.get(dst);
       if (r === undefined || !r.alive || r.incarnation !== inc) {
         c.lost++;
-        return;
+      } else {
+        r.bus.deliver(msg);
       }
-      r.bus.deliver(msg);
+      if (location) this.location.frameDone();
     });
+  }
+
+  /** A (re)started node goes up: it must hold every binding the others hold. */
+  joined(rt: Runtime): void {
+    this.location.joined(rt);
   }
 
   died(rt: Runtime): void {
@@ -283,6 +294,7 @@ export class Simulation implements PhoneWorld {
         this.events.pop()!.run();
         await drain();
       }
+      this.location.step();
       if (quietUntil === Infinity && this.finishedCalls >= o.calls && this.nowMs >= span) {
         // Every call is over: let every transaction and timer run out, then look for leftovers.
         quietUntil = this.nowMs + 64 * this.t1 + 5000 + 2000;
@@ -294,6 +306,7 @@ export class Simulation implements PhoneWorld {
       }
     }
     this.checks.checkLeaks();
+    this.location.final();
     return this.result();
   }
 
@@ -328,6 +341,7 @@ export class Simulation implements PhoneWorld {
       drops: Object.fromEntries(Object.entries(drops).sort()),
       faults: this.faults.log,
       excuses,
+      location: { ...this.location.stats },
       violations: this.violations,
     };
   }
