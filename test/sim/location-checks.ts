@@ -35,6 +35,8 @@ export class LocationChecks {
   private checkedQuiet = true;
   private reported = 0;
   readonly stats: LocationCheckStats = { convergence: 0, joins: 0 };
+  /** Called at each quiet point with the synced nodes (the location plan checks its users there). */
+  onQuiet: ((nodes: Runtime[]) => void) | undefined;
 
   constructor(private readonly w: LocationWorld) {}
 
@@ -54,11 +56,13 @@ export class LocationChecks {
     if (this.checkedQuiet || this.inFlight > 0 || this.w.now() - this.lastFrame < QUIET_MS) return;
     this.checkedQuiet = true;
     this.converged('after the bus was quiet');
+    this.onQuiet?.(this.synced());
   }
 
   /** At the end of the run (the bus has long been quiet). */
   final(): void {
     this.converged('at the end');
+    this.onQuiet?.(this.synced());
   }
 
   /** Live nodes whose location table is whole (join sync done, nothing holds them joining). */
