@@ -8,6 +8,7 @@ import type { RegistrarConfig } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import { Replicator } from '../replica/replicator.js';
+import type { ReplicaScheduler } from '../replica/types.js';
 import type { Sender } from '../transport/types.js';
 import type { Binding } from './binding.js';
 import { Keepalives } from './keepalive.js';
@@ -20,8 +21,9 @@ export interface ReplicaWiring {
   /** Holds the node in `joining` until the table is whole (ClusterMembership). */
   gate?: JoinGate;
   log: Logger;
-  /** The simulator: no interval timers, and deltas flushed in a microtask so runs replay. */
+  /** The simulator: deltas flushed in a microtask so runs replay, and timers on its virtual clock (none without a scheduler). */
   simulated: boolean;
+  scheduler?: ReplicaScheduler;
 }
 
 export class LocationModule {
@@ -46,7 +48,7 @@ export class LocationModule {
       ...(w.gate ? { gate: w.gate } : {}),
       clock: this.clock,
       log: w.log,
-      ...(w.simulated ? { defer: queueMicrotask, timers: false } : {}),
+      ...(w.simulated ? { defer: queueMicrotask, ...(w.scheduler ? { scheduler: w.scheduler } : { timers: false }) } : {}),
     });
     this.replica.start();
   }

@@ -29,7 +29,8 @@ import { Drain } from './drain.js';
 import { Summary } from './summary.js';
 import { Cluster } from '../cluster/cluster.js';
 import { createAnycast, type Anycast, type GateEvents } from '../anycast/index.js';
-import type { Bus, Membership } from '../cluster/types.js';
+import type { Bus, JoinGate, Membership } from '../cluster/types.js';
+import type { ReplicaScheduler } from '../replica/types.js';
 import type { SipMessage } from '../sip/message.js';
 import type { Envelope, Sender } from '../transport/types.js';
 
@@ -41,6 +42,10 @@ export interface NodeOptions {
   /** Bus and membership to use instead of a `cluster:` section (the simulator's in-memory ones). */
   bus?: Bus;
   membership?: Membership;
+  /** Holds the node in `joining` until its replicated tables are whole (default: the cluster's membership; the simulator passes its own). */
+  gate?: JoinGate;
+  /** Where the replicators' timers run (the simulator's virtual clock). With realTimers false and none given, they run no repair tick. */
+  replicaScheduler?: ReplicaScheduler;
   /** false: no interval timers are started; whoever built the node advances `wheel` (the simulator). Default true. */
   realTimers?: boolean;
   anycastEvents?: GateEvents;
@@ -192,7 +197,9 @@ export class Node {
     const bus = this.opts.bus ?? this.cluster?.bus;
     const membership = this.opts.membership ?? this.cluster?.membership;
     const simulated = this.opts.realTimers === false;
-    if (bus && membership) this.locationModule?.replicate({ bus, membership, gate: this.cluster?.membership, log: this.log, simulated });
+    const gate = this.opts.gate ?? this.cluster?.membership;
+    const scheduler = this.opts.replicaScheduler;
+    if (bus && membership) this.locationModule?.replicate({ bus, membership, gate, log: this.log, simulated, ...(scheduler ? { scheduler } : {}) });
     await this.cluster?.start();
     this.startAnycast();
     this.locationModule?.start(this.sendOut, membership, !simulated);

@@ -11,7 +11,7 @@ import type { Logger } from '../core/log.js';
 import { SyncDonor, type DonorSettings } from './sync-donor.js';
 import { SyncReceiver } from './sync-receiver.js';
 import type { ReplicaTable } from './table.js';
-import type { SyncStatus } from './types.js';
+import { realScheduler, type ReplicaScheduler, type SyncStatus } from './types.js';
 import {
   decodeBatch,
   decodeSyncAck,
@@ -56,8 +56,10 @@ export interface ReplicatorOptions {
   settings?: Partial<ReplicaSettings>;
   /** Runs `fn` at the end of this event-loop turn (default setImmediate). */
   defer?: (fn: () => void) => void;
-  /** false: no interval timer (the simulator); failed deltas then wait for the next membership change. Default true. */
+  /** false: no repair tick; failed deltas then wait for the next membership change. Default true. */
   timers?: boolean;
+  /** Where the timers run (default: real timers). The simulator passes its virtual clock's. */
+  scheduler?: ReplicaScheduler;
 }
 
 export class Replicator<V> {
@@ -66,10 +68,15 @@ export class Replicator<V> {
   private readonly receiver: SyncReceiver<V>;
   /** Peers a delta could not reach: offered a pull on the next tick. */
   private readonly behind = new Set<number>();
+  /** Donors that offered a pull while one from them was running: pulled again once it ends. */
+  private readonly repull = new Set<number>();
   private release: (() => void) | undefined;
   private joined = false;
   private flushQueued = false;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly timers: ReplicaScheduler;
+  /** Cancels the next repair tick (undefined: none armed). */
+  private cancelTick: (() => void) | undefined;
+  private stopped = false;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -77,7 +84,8 @@ export class Replicator<V> {
     private readonly opts: ReplicatorOptions,
   ) {
     this.settings = { ...DEFAULT_REPLICA_SETTINGS, ...opts.settings };
-    this.donor = new SyncDonor(table, opts.bus, this.settings, opts.clock, opts.log);
+    this.timers = opts.scheduler ?? realScheduler;
+    this.donor = new SyncDonor(table, opts.bus, this.settings, opts.clock, opts.log, this.timers);
     this.receiver = new SyncReceiver(
       table,
       opts.bus,
@@ -93,10 +101,7 @@ export class Replicator<V> {
     const { bus, membership, gate } = this.opts;
     bus.handle(this.table.kind.capability, (msg) => this.receive(msg));
     this.unsubscribe = membership.onChange((c) => this.membershipChanged(c));
-    if (this.opts.timers !== false) {
-      this.timer = setInterval(() => this.tick(), 250);
-      this.timer.unref();
-    }
+    if (this.opts.timers !== false) this.armTick();
     if (gate) {
       this.release = gate.hold(`${this.table.kind.name} sync`);
       gate.onSettled(() => this.join());
@@ -106,7 +111,9 @@ export class Replicator<V> {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    this.cancelTick?.();
+    this.cancelTick = undefined;
     this.unsubscribe?.();
     this.donor.stop();
   }
@@ -190,11 +197,14 @@ export class Replicator<V> {
     this.release = undefined;
   }
 
-  private syncEnded(_donor: number, join: boolean, ok: boolean): void {
+  private syncEnded(donor: number, join: boolean, ok: boolean): void {
+    // A pull that began before the donor's offer may lack what the offer was about: pull once more.
+    if (this.repull.delete(donor) && ok) this.receiver.pull(donor, false);
     if (!join || this.joined) return;
     if (ok) return this.joinDone();
-    const retry = setTimeout(() => this.join(), this.settings.retryMs);
-    retry.unref();
+    this.timers.after(this.settings.retryMs, () => {
+      if (!this.stopped) this.join();
+    });
   }
 
   private membershipChanged(c: MembershipChange): void {
@@ -204,8 +214,26 @@ export class Replicator<V> {
       this.receiver.check(c.node);
       return;
     }
+    if (c.from !== 'down' || !this.joined) return;
     // Back from down (restarted, or a partition healed): it may hold writes we missed.
-    if (c.from === 'down' && this.joined && !this.receiver.pulling(c.node)) this.receiver.pull(c.node, false);
+    if (!this.receiver.pulling(c.node)) this.receiver.pull(c.node, false);
+    // And it missed ours: while we saw it down, our deltas did not go to it. A restarted node never saw
+    // us down and would not ask, and its join sync may have left its donor before our writes got there.
+    this.offer(c.node);
+  }
+
+  /** Ask `peer` to pull our table (SYNC_OFFER); one the bus cannot take now goes on the next tick. */
+  private offer(peer: number): void {
+    if (!this.opts.bus.send(peer, this.table.kind.capability, MSG_SYNC_OFFER, new Uint8Array())) this.behind.add(peer);
+  }
+
+  /** The repair tick, every 250 ms until stop(). */
+  private armTick(): void {
+    this.cancelTick = this.timers.after(250, () => {
+      if (this.stopped) return;
+      this.armTick();
+      this.tick();
+    });
   }
 
   private tick(): void {
@@ -252,6 +280,7 @@ export class Replicator<V> {
       }
       case MSG_SYNC_OFFER:
         if (!this.receiver.pulling(msg.src)) this.receiver.pull(msg.src, false);
+        else this.repull.add(msg.src);
         return;
       default:
         counters.dropped_bad++;

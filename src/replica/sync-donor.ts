@@ -8,7 +8,7 @@ import type { Bus } from '../cluster/types.js';
 import type { Logger } from '../core/log.js';
 import type { Clock } from '../core/clock.js';
 import type { ReplicaTable } from './table.js';
-import type { StoredRecord } from './types.js';
+import { realScheduler, type ReplicaScheduler, type StoredRecord } from './types.js';
 import { encodeSyncChunk, MSG_SYNC_CHUNK, toWire } from './wire.js';
 
 export interface DonorSettings {
@@ -41,7 +41,8 @@ interface Session<V> {
   acked: number;
   done: boolean;
   lastAckAt: number;
-  retry: NodeJS.Timeout | undefined;
+  /** Cancels the pending chunk retry. */
+  retry: (() => void) | undefined;
 }
 
 export class SyncDonor<V> {
@@ -53,6 +54,7 @@ export class SyncDonor<V> {
     private readonly settings: DonorSettings,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly timers: ReplicaScheduler = realScheduler,
   ) {}
 
   request(peer: number, id: number, window: number, schema: number): void {
@@ -109,11 +111,10 @@ export class SyncDonor<V> {
       if (!this.bus.send(s.peer, this.table.kind.capability, MSG_SYNC_CHUNK, chunk.payload)) {
         // Queue full or link down: the same chunk again shortly.
         s.pending = chunk;
-        s.retry ??= setTimeout(() => {
+        s.retry ??= this.timers.after(50, () => {
           s.retry = undefined;
           if (this.sessions.has(s.peer + ':' + s.id)) this.pump(s);
-        }, 50);
-        s.retry.unref?.();
+        });
         return;
       }
       s.pending = undefined;
@@ -167,7 +168,8 @@ export class SyncDonor<V> {
   }
 
   private end(s: Session<V>): void {
-    clearTimeout(s.retry);
+    s.retry?.();
+    s.retry = undefined;
     this.sessions.delete(s.peer + ':' + s.id);
   }
 }

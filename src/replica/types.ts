@@ -71,3 +71,22 @@ export interface ReplicaCounters {
   syncs_done: number;
   syncs_failed: number;
 }
+
+/**
+ * Where a replicator's timers run (the join-sync retry, a donor's chunk retry, the 250 ms repair
+ * tick): real timers by default (`realScheduler`), the simulator's virtual clock in test/sim, so a
+ * seed replays exactly.
+ */
+export interface ReplicaScheduler {
+  /** Run `fn` once, `ms` from now; the returned function cancels it. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+/** Node timers, unref'd: they never keep a process alive. */
+export const realScheduler: ReplicaScheduler = {
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return () => clearTimeout(t);
+  },
+};

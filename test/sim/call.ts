@@ -24,6 +24,21 @@ export interface Plan {
   talk: number;
   byeBy: 'caller' | 'callee';
   reinviteBy: 'none' | 'caller' | 'callee';
+  /** REGISTER: its Expires (default 60; 0 unregisters) and Request-URI (default sip:reg.sim). */
+  expires?: number;
+  registrar?: string;
+  /** The location plan's user this call registers or calls (location-plan.ts). */
+  user?: number;
+}
+
+/** The location plan's next action for user `user`: REGISTER (26%: 40% of them 10..20 s, else 60..120 s), unregister (6%), else a call to it. */
+export function makeLocationPlan(prng: Prng, user: number, registering: boolean, registrar: string): Plan {
+  const r = prng.next();
+  const expires = prng.chance(0.4) ? 10 + prng.int(11) : 60 + prng.int(61);
+  let plan = makePlan(prng);
+  while (plan.kind === 'register' || plan.kind === 'options') plan = makePlan(prng);
+  if (registering || r >= 0.32) return { ...plan, user };
+  return { ...plan, kind: 'register', expires: r < 0.26 ? expires : 0, registrar, user };
 }
 
 export function makePlan(prng: Prng): Plan {
@@ -109,8 +124,8 @@ export class Call implements PhoneApp {
     const tag = this.world.prng.token();
     if (p.kind === 'register') {
       const aor = this.caller.uri;
-      const req = this.caller.newRequest('REGISTER', 'sip:reg.sim', aor, this.callId, tag, 1);
-      req.append('Expires', '60');
+      const req = this.caller.newRequest('REGISTER', p.registrar ?? 'sip:reg.sim', aor, this.callId, tag, 1);
+      req.append('Expires', String(p.expires ?? 60));
       this.caller.request(req, PROXY, this.finalOnly(() => (this.calleeDone = true)));
       return;
     }

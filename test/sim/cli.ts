@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     .addOption(new Option('--spray <how>', 'ECMP spraying').choices(['packet', 'flow']).default(DEFAULTS.spray))
     .option('--faults <n>', 'fault episodes (kill+restart or drain+undrain)', num(0, 1000, true), DEFAULTS.faults)
     .option('--rate <n>', 'new calls per second', num(0.01, 100_000, false), DEFAULTS.rate)
+    .addOption(new Option('--plan <plan>', 'mixed: calls between phones, REGISTER, OPTIONS; location: users register through the cluster and are called through it').choices(['mixed', 'location']).default(DEFAULTS.plan))
+    .option('--users <n>', 'location plan: users (0: calls / 12, at least 8)', num(0, 60_000, true), DEFAULTS.users)
     .option('--verbose', 'node debug logs on stderr', false)
     .option('--trace <callid>', 'print the gate decisions for Call-IDs containing this')
     .option('--json', 'print the result as JSON before the summary', false);
@@ -41,6 +43,8 @@ async function main(): Promise<void> {
     spray: a.spray,
     faults: a.faults,
     rate: a.rate,
+    plan: a.plan,
+    users: a.users,
     verbose: a.verbose,
     trace: a.trace,
   });

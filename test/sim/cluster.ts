@@ -1,10 +1,13 @@
 // In-memory implementations of the cluster contract (src/cluster/types.ts):
 // one Membership view per node, each learning a change after its own delay,
 // and a Bus with per-link FIFO delivery (like a TCP link) and a small delay.
+// Each view is also the node's JoinGate, as ClusterMembership is: a restarted
+// node stays `joining` until its replicated tables are whole (faults.ts waits
+// for `whenWhole` before it puts the node `up`).
 
-import type { Bus, BusMessage, Capability, MemberInfo, Membership, MembershipChange, NodeState } from '../../src/cluster/types.js';
+import type { Bus, BusMessage, Capability, JoinGate, MemberInfo, Membership, MembershipChange, NodeState } from '../../src/cluster/types.js';
 
-export class SimMembership implements Membership {
+export class SimMembership implements Membership, JoinGate {
   view = 1;
   private readonly states = new Map<number, NodeState>();
   private readonly listeners: Array<(c: MembershipChange) => void> = [];
@@ -40,6 +43,37 @@ export class SimMembership implements Membership {
       const i = this.listeners.indexOf(listener);
       if (i >= 0) this.listeners.splice(i, 1);
     };
+  }
+
+  // ---- JoinGate -------------------------------------------------------------------
+
+  private readonly holds = new Set<string>();
+  private holdCount = 0;
+  private readonly whole: Array<() => void> = [];
+
+  hold(reason: string): () => void {
+    const token = `${reason}#${++this.holdCount}`;
+    this.holds.add(token);
+    return () => {
+      if (!this.holds.delete(token) || this.holds.size > 0) return;
+      for (const fn of this.whole.splice(0)) fn();
+    };
+  }
+
+  /** A simulated node starts knowing every peer's state (its initial view): settled at once, after the current job. */
+  onSettled(listener: () => void): void {
+    queueMicrotask(listener);
+  }
+
+  /** What keeps this node `joining` (empty once its tables are whole). */
+  get holding(): string[] {
+    return [...this.holds].map((t) => t.replace(/#\d+$/, ''));
+  }
+
+  /** Run `fn` once nothing holds this node (at once if nothing does). */
+  whenWhole(fn: () => void): void {
+    if (this.holds.size === 0) fn();
+    else this.whole.push(fn);
   }
 
   /** This node learns that `node` is now `to`. */

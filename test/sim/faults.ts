@@ -23,6 +23,8 @@ export interface FaultWorld {
   retire(rt: Runtime): void;
   /** Node incarnation `rt` is killed now (its state is still there to look at). */
   died(rt: Runtime): void;
+  /** Restarted node incarnation `rt` goes up now (its tables are whole). */
+  joined(rt: Runtime): void;
 }
 
 export class Faults {
@@ -98,10 +100,17 @@ export class Faults {
   private async restart(id: number): Promise<void> {
     this.log.push(`t=${Math.round(this.nowMs)} restart node ${id}`);
     this.change(id, 'joining');
-    await this.w.startNode(id, 'joining');
-    this.w.at(this.nowMs + this.w.prng.range(100, 300), () => {
-      this.change(id, 'up');
-      this.route(id, true);
+    const rt = await this.w.startNode(id, 'joining');
+    // Up once it has heard its peers (100..300 ms) and its replicated tables are whole (the join gate).
+    const heard = this.nowMs + this.w.prng.range(100, 300);
+    this.w.at(heard, () => {
+      rt.membership.whenWhole(() => {
+        if (!rt.alive || this.w.runtimes.get(id) !== rt) return;
+        if (this.nowMs > heard) this.log.push(`t=${Math.round(this.nowMs)} node ${id} held joining until its tables were whole`);
+        this.w.joined(rt);
+        this.change(id, 'up');
+        this.route(id, true);
+      });
     });
   }
 

@@ -2,6 +2,8 @@
 
 import type { AnycastMode } from '../../src/anycast/index.js';
 import type { ExcuseReport } from './excuses.js';
+import type { LocationCheckStats } from './location-checks.js';
+import type { LocationPlanStats } from './location-plan.js';
 import { ANYCAST, SIP_PORT, type Spray } from './network.js';
 
 export interface SimOptions {
@@ -26,7 +28,15 @@ export interface SimOptions {
   trace?: string;
   /** Run the nodes without bus and gate, as unrelated single proxies (shows what the gate prevents). */
   noGate?: boolean;
+  /** The bus loses every location delta (shows what the location checks catch). */
+  dropLocationDeltas?: boolean;
+  /** 'mixed': calls between phones, REGISTER, OPTIONS; 'location': users register through the cluster and are called through it (location-plan.ts). */
+  plan: SimPlan;
+  /** Location plan: how many users (0: calls / 12, at least 8). */
+  users: number;
 }
+
+export type SimPlan = 'mixed' | 'location';
 
 export const DEFAULTS: SimOptions = {
   seed: 1,
@@ -41,6 +51,8 @@ export const DEFAULTS: SimOptions = {
   reorder: 0.02,
   t1: 500,
   t2: 4000,
+  plan: 'mixed',
+  users: 0,
 };
 
 export interface SimResult {
@@ -60,6 +72,10 @@ export interface SimResult {
   faults: string[];
   /** Calls whose outcome a kill excused, and why. */
   excuses: ExcuseReport;
+  /** What the location checks compared (location-checks.ts). */
+  location: LocationCheckStats;
+  /** The location plan's oracle checks (absent with the mixed plan). */
+  locationPlan?: LocationPlanStats;
   violations: string[];
 }
 

@@ -93,6 +93,11 @@ export class Phone implements TransactionUser, Sender {
       this.world.violation(`phone ${this.address} got an unparseable message: ${(err as Error).message}`);
       return;
     }
+    this.deliver(msg, env);
+  }
+
+  /** A message already parsed (a user's address hands each call's messages to that call's phone). */
+  deliver(msg: SipMessage, env: Envelope): void {
     this.tm.receive(msg, env);
   }
 

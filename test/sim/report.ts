@@ -5,7 +5,8 @@ import type { SimOptions, SimResult } from './sim.js';
 export function replayCommand(o: SimOptions): string {
   return (
     `npm run sim -- --seed ${o.seed} --calls ${o.calls} --nodes ${o.nodes} --loss ${o.loss} --mode ${o.mode} ` +
-    `--spray ${o.spray} --faults ${o.faults} --rate ${o.rate}`
+    `--spray ${o.spray} --faults ${o.faults} --rate ${o.rate}` +
+    (o.plan === 'location' ? ` --plan location${o.users ? ' --users ' + o.users : ''}` : '')
   );
 }
 
@@ -14,7 +15,7 @@ export function summary(r: SimResult, wallMs: number): string[] {
   const per = (n: number) => (n / Math.max(1, r.calls)).toFixed(3);
   const pct = (n: number) => ((100 * n) / Math.max(1, r.calls)).toFixed(1) + '%';
   const lines = [
-    `anysip simulation: seed ${o.seed}, ${o.nodes} nodes, ${o.calls} calls, loss ${o.loss}, mode ${o.mode}, spray ${o.spray}, faults ${o.faults}`,
+    `anysip simulation: seed ${o.seed}, ${o.nodes} nodes, ${o.calls} calls, loss ${o.loss}, mode ${o.mode}, spray ${o.spray}, faults ${o.faults}, plan ${o.plan}`,
     `virtual time ${(r.virtualMs / 1000).toFixed(1)} s, wall ${(wallMs / 1000).toFixed(1)} s`,
     `network packets ${r.packets} (lost ${r.lost})`,
     `outcomes ${JSON.stringify(r.outcomes)}`,
@@ -28,6 +29,15 @@ export function summary(r: SimResult, wallMs: number): string[] {
     `excused ${e.excused} of ${r.calls} calls (${pct(e.excused)}): outcome ${e.waived.outcome}, double fork ${e.waived.doubleFork}; ` +
       `exposed to a kill ${e.exposed} (${pct(e.exposed)}) by what died ${JSON.stringify(e.byKind)}; the old rule excused ${e.broad} (${pct(e.broad)})`,
   );
+  lines.push(`location: copies compared at ${r.location.convergence} quiet points, ${r.location.joins} node(s) checked whole as they went up`);
+  const lp = r.locationPlan;
+  if (lp) {
+    lines.push(
+      `location plan: ${lp.users} users, ${lp.registers} REGISTERs, ${lp.unregisters} unregisters, ${lp.writes} registrar writes; ` +
+        `calls whose lookup found the user ${lp.callsFound}, found none ${lp.callsNotFound} ${JSON.stringify(lp.notFoundBy)}, raced a write ${lp.callsRacing}; ` +
+        `lookups checked ${lp.lookups} (raced a write ${lp.lookupsRacing}), user x node checks at quiet points ${lp.sweeps}`,
+    );
+  }
   for (const f of r.faults) lines.push(`fault ${f}`);
   for (const v of r.violations.slice(0, 20)) lines.push(`VIOLATION ${v}`);
   if (r.violations.length > 20) lines.push(`... ${r.violations.length - 20} more`);

@@ -3,6 +3,8 @@
 import type { SimBus, SimMembership } from './cluster.js';
 import type { Node, NodeTransport } from '../../src/node/node.js';
 import type { SipMessage } from '../../src/sip/message.js';
+import type { ReplicaScheduler } from '../../src/replica/types.js';
+import type { TimerWheel } from '../../src/tm/timer-wheel.js';
 import type { Destination, Envelope, SocketSpec } from '../../src/transport/types.js';
 import { newStats, type TransportStats } from '../../src/transport/context.js';
 import { ANYCAST, SIP_PORT, type SimNetwork } from './network.js';
@@ -18,6 +20,18 @@ export interface Runtime {
   transport: SimNodeTransport;
   /** Latest time a membership update is queued for (per-node FIFO). */
   memLast: number;
+  /** The node's replicators' timers, on the virtual clock (advanced with the node's wheel, stopped by a kill). */
+  replicaWheel: TimerWheel;
+}
+
+/** A ReplicaScheduler on a virtual-clock wheel. */
+export function wheelScheduler(wheel: TimerWheel): ReplicaScheduler {
+  return {
+    after(ms, fn) {
+      const h = wheel.schedule(ms, { onTimer: fn }, 0);
+      return () => wheel.cancel(h);
+    },
+  };
 }
 
 /** The node's transport: its one anycast UDP socket, on the simulated network. */

@@ -18,17 +18,20 @@ import { TimerWheel } from '../../src/tm/timer-wheel.js';
 import type { Destination, Envelope } from '../../src/transport/types.js';
 import type { AnycastSnapshot } from '../../src/anycast/index.js';
 import { MSG_ANSWER, MSG_FORWARD, MSG_QUERY, MSG_RELAY } from '../../src/anycast/wire.js';
-import { Call, makePlan } from './call.js';
+import { MSG_DELTA as MSG_DELTA_LOCATION } from '../../src/replica/wire.js';
+import { Call, makeLocationPlan, makePlan, type Plan } from './call.js';
 import { SimBus, SimMembership } from './cluster.js';
 import { EventQueue } from './events.js';
 import { Excuses, MAX_EXCUSED } from './excuses.js';
 import { Faults } from './faults.js';
 import { Invariants } from './invariants.js';
+import { LocationChecks } from './location-checks.js';
+import { LOCATION_DOMAIN, LocationPlan } from './location-plan.js';
 import { SimNetwork } from './network.js';
 import { DEFAULTS, nodeYaml, type SimOptions, type SimResult } from './options.js';
 import { Phone, type PhoneWorld } from './phone.js';
 import { Prng } from './prng.js';
-import { describe, SimNodeTransport, type Runtime } from './sim-node.js';
+import { describe, SimNodeTransport, wheelScheduler, type Runtime } from './sim-node.js';
 
 export { DEFAULTS, type SimOptions, type SimResult } from './options.js';
 
@@ -61,6 +64,9 @@ export class Simulation implements PhoneWorld {
   private readonly outcomes: Record<string, number> = {};
   private readonly faults: Faults;
   private readonly checks: Invariants;
+  readonly location: LocationChecks;
+  /** The location plan's users and oracle (--plan location). */
+  readonly locationPlan: LocationPlan | undefined;
   readonly excuses = new Excuses((callId) => this.callById.get(callId));
 
   constructor(opts: Partial<SimOptions> = {}) {
@@ -80,6 +86,13 @@ export class Simulation implements PhoneWorld {
     );
     this.faults = new Faults(this);
     this.checks = new Invariants(this);
+    this.location = new LocationChecks(this);
+    if (this.o.plan === 'location') {
+      const lp = new LocationPlan(this, this.o.users > 0 ? this.o.users : Math.max(8, Math.round(this.o.calls / 12)));
+      lp.users.forEach((host, k) => this.net.attach(LocationPlan.address(k), host));
+      this.location.onQuiet = (nodes) => lp.sweep(nodes);
+      this.locationPlan = lp;
+    }
   }
 
   get kills(): ReadonlyMap<number, number[]> {
@@ -122,12 +135,13 @@ export class Simulation implements PhoneWorld {
     const transport = new SimNodeTransport(this.net, (data) => this.excuses.sent(id, data));
     const config = parseConfig(nodeYaml(id, this.o), `sim-node-${id}.yaml`);
     const log = this.o.verbose ? createLogger({ name: `sim-${id}`, level: 'debug', nodeId: id, stream: process.stderr }) : silentLogger();
-    const rt: Runtime = { id, incarnation, alive: true, node: undefined as unknown as Node, membership, bus, transport, memLast: 0 };
+    const replicaWheel = new TimerWheel({ now: this.nowMs });
+    const rt: Runtime = { id, incarnation, alive: true, node: undefined as unknown as Node, membership, bus, transport, memLast: 0, replicaWheel };
     rt.node = new Node(config, {
       log,
       clock: this.clock,
       transport,
-      ...(this.o.noGate ? {} : { bus, membership }),
+      ...(this.o.noGate ? {} : { bus, membership, gate: membership, replicaScheduler: wheelScheduler(replicaWheel) }),
       realTimers: false,
       anycastEvents: {
         onForward: (dst, msg, env, second) => {
@@ -136,11 +150,13 @@ export class Simulation implements PhoneWorld {
         },
         onLocal: (msg, env) => {
           this.trace(msg, `node ${id} local (hops ${env.hops})`);
+          this.locationPlan?.handed(rt, msg);
           this.checks.checkLocal(rt, msg);
           this.excuses.server(id, msg);
         },
       },
     });
+    this.locationPlan?.watch(rt);
     // The node's wheel must start at the current virtual time.
     rt.node.wheel.advance(this.nowMs);
     this.runtimes.set(id, rt);
@@ -191,14 +207,26 @@ export class Simulation implements PhoneWorld {
     const key = src + '>' + dst;
     const t = Math.max(this.nowMs + this.prng.range(0.1, 0.6), (this.linkLast.get(key) ?? 0) + 0.001);
     this.linkLast.set(key, t);
+    const location = msg.capability === 'location';
+    if (location && this.o.dropLocationDeltas && msg.type === MSG_DELTA_LOCATION) {
+      c.lost++;
+      return;
+    }
+    if (location) this.location.frameSent();
     this.at(t, () => {
       const r = this.runtimes.get(dst);
       if (r === undefined || !r.alive || r.incarnation !== inc) {
         c.lost++;
-        return;
+      } else {
+        r.bus.deliver(msg);
       }
-      r.bus.deliver(msg);
+      if (location) this.location.frameDone();
     });
+  }
+
+  /** A (re)started node goes up: it must hold every binding the others hold. */
+  joined(rt: Runtime): void {
+    this.location.joined(rt);
   }
 
   died(rt: Runtime): void {
@@ -214,18 +242,45 @@ export class Simulation implements PhoneWorld {
   // ---- calls -----------------------------------------------------------------------------
 
   private placeCall(i: number): void {
-    const plan = makePlan(this.prng);
+    const lp = this.locationPlan;
+    let plan: Plan;
+    if (lp) {
+      const k = this.prng.int(lp.users.length);
+      plan = makeLocationPlan(this.prng, k, lp.isBusy(k), `sip:${LOCATION_DOMAIN}`);
+    } else {
+      plan = makePlan(this.prng);
+    }
     const hi = i >> 16;
     const mid = (i >> 8) & 255;
     const lo = i & 255;
     const callerAddr = `10.${1 + 2 * hi}.${mid}.${lo}`;
     const calleeAddr = `10.${2 + 2 * hi}.${mid}.${lo}`;
-    const caller = new Phone(this, callerAddr, plan.kind === 'register' ? `sip:u${i}@reg.sim` : `sip:caller${i}@${callerAddr}`);
-    const callee = new Phone(this, calleeAddr, `sip:callee${i}@${calleeAddr}:5060`);
-    this.net.attach(callerAddr, caller);
-    this.net.attach(calleeAddr, callee);
+    const callId = `sim-${this.o.seed}-${i}-${this.prng.token(6)}`;
+    let caller: Phone;
+    let callee: Phone;
+    if (lp && plan.user !== undefined) {
+      // Location plan: the user's own address REGISTERs; a call to the user comes from a phone of its own.
+      const k = plan.user;
+      const aor = lp.users[k]!.aor;
+      if (plan.kind === 'register') {
+        caller = new Phone(this, LocationPlan.address(k), aor);
+        callee = new Phone(this, calleeAddr, `sip:nobody${i}@${calleeAddr}:5060`);
+        lp.attach(k, callId, caller);
+        lp.registering(k, plan.expires === 0);
+      } else {
+        caller = new Phone(this, callerAddr, `sip:caller${i}@${callerAddr}`);
+        callee = new Phone(this, LocationPlan.address(k), aor);
+        this.net.attach(callerAddr, caller);
+        lp.attach(k, callId, callee);
+      }
+    } else {
+      caller = new Phone(this, callerAddr, plan.kind === 'register' ? `sip:u${i}@reg.sim` : `sip:caller${i}@${callerAddr}`);
+      callee = new Phone(this, calleeAddr, `sip:callee${i}@${calleeAddr}:5060`);
+      this.net.attach(callerAddr, caller);
+      this.net.attach(calleeAddr, callee);
+    }
     this.phones.push(caller, callee);
-    const call = new Call(this, i, `sim-${this.o.seed}-${i}-${this.prng.token(6)}`, plan, caller, callee, (c) => this.finished(c));
+    const call = new Call(this, i, callId, plan, caller, callee, (c) => this.finished(c));
     this.calls.push(call);
     this.callById.set(call.callId, call);
     if ((i & 255) === 255) for (const rt of this.runtimes.values()) if (rt.alive) this.excuses.prune(rt);
@@ -235,6 +290,7 @@ export class Simulation implements PhoneWorld {
       if (call.finished) return;
       this.violation(`call ${call.callId} (${plan.kind}) did not end within its timer bounds: ${call.giveUp()}\n    caller: ${caller.trace.join(' | ')}\n    callee: ${callee.trace.join(' | ')}`);
       this.finishedCalls++;
+      if (plan.kind === 'register' && plan.user !== undefined) this.locationPlan?.registered(plan.user, call.callId, plan.expires ?? 60, 0);
     });
   }
 
@@ -242,15 +298,22 @@ export class Simulation implements PhoneWorld {
     this.finishedCalls++;
     const outcome = `${call.plan.kind}:${call.callerFinal}${call.byeStatus ? '/bye' + call.byeStatus : ''}`;
     this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
-    this.checks.callEnded(call);
+    const p = call.plan;
+    if (p.kind === 'register' && p.user !== undefined) this.locationPlan?.registered(p.user, call.callId, p.expires ?? 60, call.callerFinal);
+    this.checks.callEnded(call, this.locationPlan?.expectation(call.callId));
   }
 
   // ---- the loop ----------------------------------------------------------------------------
 
   async run(): Promise<SimResult> {
     const o = this.o;
-    for (let id = 1; id <= o.nodes; id++) this.states.set(id, 'up');
-    for (let id = 1; id <= o.nodes; id++) await this.startNode(id, 'up');
+    // The cluster boots one node after the other: each starts knowing the nodes started before it (the
+    // first has no donor for its tables, the others sync from one), then all learn of all at time 0.
+    for (let id = 1; id <= o.nodes; id++) {
+      this.states.set(id, 'up');
+      await this.startNode(id, 'up');
+    }
+    for (const rt of this.runtimes.values()) for (let id = 1; id <= o.nodes; id++) rt.membership.apply(id, 'up');
     this.net.announced = [...this.runtimes.keys()].sort((a, b) => a - b);
     const gap = 1000 / o.rate;
     const span = o.calls * gap;
@@ -266,13 +329,18 @@ export class Simulation implements PhoneWorld {
       const step = this.events.size > 0 ? STEP_MS : IDLE_STEP_MS;
       const target = Math.min(next, this.nowMs + step);
       this.nowMs = target;
-      for (const rt of this.runtimes.values()) if (rt.alive) rt.node.wheel.advance(target);
+      for (const rt of this.runtimes.values()) {
+        if (!rt.alive) continue;
+        rt.node.wheel.advance(target);
+        rt.replicaWheel.advance(target);
+      }
       this.wheel.advance(target);
       await drain();
       while (this.events.peekTime() <= target) {
         this.events.pop()!.run();
         await drain();
       }
+      this.location.step();
       if (quietUntil === Infinity && this.finishedCalls >= o.calls && this.nowMs >= span) {
         // Every call is over: let every transaction and timer run out, then look for leftovers.
         quietUntil = this.nowMs + 64 * this.t1 + 5000 + 2000;
@@ -284,6 +352,7 @@ export class Simulation implements PhoneWorld {
       }
     }
     this.checks.checkLeaks();
+    this.location.final();
     return this.result();
   }
 
@@ -318,6 +387,8 @@ export class Simulation implements PhoneWorld {
       drops: Object.fromEntries(Object.entries(drops).sort()),
       faults: this.faults.log,
       excuses,
+      location: { ...this.location.stats },
+      ...(this.locationPlan ? { locationPlan: { ...this.locationPlan.stats } } : {}),
       violations: this.violations,
     };
   }

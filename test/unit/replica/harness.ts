@@ -6,7 +6,7 @@ import type { Clock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { Replicator, type ReplicaSettings } from '../../../src/replica/replicator.js';
 import { ReplicaTable } from '../../../src/replica/table.js';
-import type { TableKind } from '../../../src/replica/types.js';
+import type { ReplicaScheduler, TableKind } from '../../../src/replica/types.js';
 
 export const textKind: TableKind<string> = {
   name: 'test',
@@ -133,14 +133,38 @@ export interface Replica {
 }
 
 /** A node with a table; `start` starts its replicator (its join sync begins at once: no gate). */
-export function replica(world: World, id: number, clock: Clock, settings: Partial<ReplicaSettings> = {}): Replica & { start(): void } {
+export function replica(world: World, id: number, clock: Clock, settings: Partial<ReplicaSettings> = {}, scheduler?: ReplicaScheduler): Replica & { start(): void } {
   const { bus, membership } = world.node(id);
   const table = new ReplicaTable(textKind, id, clock);
-  const replicator = new Replicator(table, { bus, membership, clock, log: silentLogger(), settings });
+  const replicator = new Replicator(table, { bus, membership, clock, log: silentLogger(), settings, ...(scheduler ? { scheduler } : {}) });
   return { table, replicator, start: () => replicator.start() };
 }
 
 /** key=value of every live record, sorted: what two replicas must agree on. */
 export function contents(t: ReplicaTable<string>): string[] {
   return [...t.entries()].map((r) => `${r.key}=${r.value}`).sort();
+}
+
+/** A scheduler whose timers run only when the test says so (what the simulator does on its virtual clock). */
+export class ManualScheduler implements ReplicaScheduler {
+  readonly armed: Array<{ ms: number; fn: () => void; cancelled: boolean }> = [];
+  after(ms: number, fn: () => void): () => void {
+    const e = { ms, fn, cancelled: false };
+    this.armed.push(e);
+    return () => {
+      e.cancelled = true;
+    };
+  }
+  /** Delays of the timers armed and not cancelled nor run. */
+  get pending(): number[] {
+    return this.armed.filter((e) => !e.cancelled).map((e) => e.ms);
+  }
+  /** Run (once) every armed timer of this delay. */
+  fire(ms: number): void {
+    for (const e of this.armed.splice(0)) {
+      if (e.cancelled) continue;
+      if (e.ms === ms) e.fn();
+      else this.armed.push(e);
+    }
+  }
 }

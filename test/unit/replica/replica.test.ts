@@ -2,7 +2,7 @@ import test from 'ava';
 import { ReplicaTable } from '../../../src/replica/table.js';
 import type { StoredRecord } from '../../../src/replica/types.js';
 import { MSG_DELTA, MSG_SYNC_ACK, MSG_SYNC_CHUNK } from '../../../src/replica/wire.js';
-import { contents, ManualClock, replica, textKind, World } from './harness.js';
+import { contents, ManualClock, ManualScheduler, replica, textKind, World } from './harness.js';
 
 function shuffled<T>(xs: T[], seed: number): T[] {
   const out = xs.slice();
@@ -237,4 +237,100 @@ test('a peer back from down is pulled from: writes made while it was cut off rea
   world.memberships.get(2)!.apply(1, 'up');
   await world.settle();
   t.is(n1.table.get('during')?.value, 'partition');
+});
+
+test('with a scheduler, every timer runs on it: the join retry, the repair tick, a refused chunk (the simulator replays them)', async (t) => {
+  const clock = new ManualClock();
+  const world = new World();
+  const timers = new ManualScheduler();
+  const donor = replica(world, 1, clock, {}, timers);
+  world.setState(1, 'up');
+  donor.start();
+  donor.table.put('k', 'v', clock.t + 60_000);
+  t.deepEqual(timers.pending, [250], 'the repair tick is armed on the scheduler');
+  const joiner = replica(world, 2, clock, { retryMs: 100 }, timers);
+  world.setState(2, 'joining');
+  world.refusing.add('2-1');
+  joiner.start();
+  await world.settle();
+  t.is(joiner.replicator.sync.state, 'failed');
+  t.true(timers.pending.includes(100), 'the retry waits on the scheduler, not on a real timer');
+  await new Promise((r) => setTimeout(r, 150));
+  t.is(joiner.replicator.sync.attempts, 1, 'nothing ran behind the scheduler');
+  world.refusing.delete('2-1');
+  world.refusing.add('1-2');
+  timers.fire(100);
+  await world.settle();
+  t.is(joiner.replicator.sync.attempts, 2);
+  t.true(timers.pending.includes(50), 'the chunk the bus refused waits on the scheduler');
+  world.refusing.delete('1-2');
+  timers.fire(50);
+  await world.settle();
+  t.is(joiner.replicator.sync.state, 'done');
+  t.is(joiner.table.get('k')?.value, 'v');
+  timers.fire(50);
+  await world.settle();
+  timers.fire(250);
+  t.deepEqual(timers.pending, [250, 250], 'each tick arms the next');
+  donor.replicator.stop();
+  joiner.replicator.stop();
+  t.deepEqual(timers.pending, [], 'stop cancels the tick');
+});
+
+test('a node that joins while a peer still sees it down gets that peer\'s writes of the meantime (the peer offers a pull when it sees it back)', async (t) => {
+  const clock = new ManualClock();
+  const world = new World();
+  const n1 = replica(world, 1, clock);
+  const n2 = replica(world, 2, clock);
+  world.setState(1, 'up');
+  world.setState(2, 'up');
+  n1.start();
+  n2.start();
+  n1.table.put('old', 'a', clock.t + 60_000);
+  await world.settle();
+  // Node 3 restarts: node 1 (its donor) sees it joining at once, node 2 only later.
+  const n3 = replica(world, 3, clock);
+  world.memberships.get(1)!.apply(3, 'joining');
+  world.memberships.get(3)!.apply(1, 'up');
+  world.memberships.get(3)!.apply(2, 'up');
+  n3.start();
+  // Node 2 writes while it sees node 3 down: no delta goes to 3, and the donor's snapshot is already taken.
+  n2.table.put('meantime', 'b', clock.t + 60_000);
+  await world.settle();
+  t.is(n3.replicator.sync.state, 'done');
+  t.is(n1.table.get('meantime')?.value, 'b');
+  world.memberships.get(2)!.apply(3, 'joining');
+  await world.settle();
+  t.is(n3.table.get('meantime')?.value, 'b');
+  t.deepEqual(contents(n3.table), contents(n2.table));
+});
+
+test('an offer that arrives while a pull from the same donor runs is pulled again once that pull ends', async (t) => {
+  const clock = new ManualClock();
+  const world = new World();
+  const timers = new ManualScheduler();
+  const n1 = replica(world, 1, clock, {}, timers);
+  world.setState(1, 'up');
+  n1.start();
+  n1.table.put('old', 'a', clock.t + 60_000);
+  await world.settle();
+  // Node 2 restarts and asks node 1, which still sees it down: the chunk is refused and waits.
+  const n2 = replica(world, 2, clock, {}, timers);
+  world.memberships.get(2)!.apply(1, 'up');
+  world.refusing.add('1-2');
+  n2.start();
+  await world.settle();
+  t.true(timers.pending.includes(50));
+  n1.table.put('meantime', 'b', clock.t + 60_000); // no delta to node 2: node 1 sees it down
+  await world.settle();
+  world.refusing.delete('1-2');
+  world.memberships.get(1)!.apply(2, 'joining'); // node 1 sees it back: offers it a pull
+  await world.settle();
+  timers.fire(50); // the old chunk, taken before 'meantime', goes now
+  await world.settle();
+  t.is(n2.replicator.sync.state, 'done');
+  t.is(n2.table.get('meantime')?.value, 'b', 'pulled again after the join sync that began before the offer');
+  t.deepEqual(contents(n2.table), contents(n1.table));
+  n1.replicator.stop();
+  n2.replicator.stop();
 });
