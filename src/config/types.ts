@@ -85,7 +85,7 @@ export interface RegistrarConfig {
   max_clock_skew: number;
   /** Seconds between NAT keep-alives (CRLF CRLF) to a binding; 0: none. */
   keepalive_interval: number;
-  /** Keep-alives only to bindings reached through a NAT pinhole or a flow. */
+  /** Keep-alives only to bindings reached through a flow (RFC 5626, TCP/WS connection). */
   keepalive_nated_only: boolean;
 }
 

@@ -13,7 +13,7 @@ import type { LocationService } from './location.js';
 export interface KeepaliveSettings {
   /** Seconds between keep-alives to one binding; 0: none. */
   interval: number;
-  /** Only bindings reached through a NAT pinhole or a flow (destinationOf says so); false: every binding. */
+  /** Only bindings reached through a flow (destinationOf says so); false: every binding. */
   nated_only: boolean;
 }
 

@@ -7,7 +7,6 @@ import { ReplicaTable } from '../replica/table.js';
 import type { StoredRecord } from '../replica/types.js';
 import { parseUri, uriKey } from '../sip/uri.js';
 import { type Binding, type BindingSource, locationKind } from './binding.js';
-import { behindNat } from './nat.js';
 import type { Destination, Envelope } from '../transport/types.js';
 
 export interface LocationSettings {
@@ -91,11 +90,11 @@ export class LocationService {
   /**
    * Where a request to this binding must go, when not to its Contact as dialled:
    * - WebSocket: the connection it registered on (its Contact host is usually *.invalid);
-   * - TCP: that connection, when the Contact is the address it connected from or a NAT is in between
-   *   (a new connection to it could not get through);
-   * - UDP behind NAT: the address the REGISTER came from, from the socket it came in on (the
-   *   anycast address: the pinhole was opened toward it).
-   * RFC 5626 outbound bindings (+sip.instance with reg-id) always use their flow.
+   * - TCP: that connection, when the Contact is the address it connected from;
+   * - RFC 5626 outbound bindings (+sip.instance with reg-id): their flow, the address the REGISTER
+   *   came from, from the socket it came in on (the anycast address: a NAT pinhole opens toward it).
+   * A private Contact is not taken as a sign of NAT: a third-party registration (a gateway
+   * registering a core host's address) looks the same, and must be dialled as written.
    * undefined: dial the Contact.
    */
   destinationOf(b: Binding): Destination | undefined {
@@ -103,7 +102,7 @@ export class LocationService {
     if (src.transport === 'ws') return this.connectionOf(b);
     const uri = parseUri(b.contact);
     const host = uri.host.startsWith('[') ? uri.host.slice(1, -1) : uri.host;
-    const flow = (b.instance !== undefined && b.regId !== undefined) || behindNat(host, src.address);
+    const flow = b.instance !== undefined && b.regId !== undefined;
     if (src.transport === 'tcp') {
       const same = host.toLowerCase() === src.address.toLowerCase() && (uri.port ?? 5060) === src.port;
       return same || flow ? this.connectionOf(b) : undefined;

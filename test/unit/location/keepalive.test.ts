@@ -18,14 +18,14 @@ function rig(selfId: number, isMine: (key: string) => boolean, natedOnly = true)
     socketFor: () => ({ id: 'sip', transport: 'udp', address: '0.0.0.0', port: 5060, role: 'anycast' }),
   };
   const k = new Keepalives(location, { interval: 30, nated_only: natedOnly }, sender, isMine, clock);
-  location.put(b('natted', 'sip:natted@192.168.1.2:5060', { transport: 'udp', address: '198.51.100.1', port: 40000, socketId: 'sip', node: 0 }));
+  location.put({ ...b('natted', 'sip:natted@192.168.1.2:5060;ob', { transport: 'udp', address: '198.51.100.1', port: 40000, socketId: 'sip', node: 0 }), instance: '"<urn:uuid:3>"', regId: 1 });
   location.put(b('public', 'sip:public@203.0.113.9:5060', { transport: 'udp', address: '203.0.113.9', port: 5060, socketId: 'sip', node: 0 }));
-  location.put(b('tcp-here', 'sip:t@10.0.0.1:5062;transport=tcp', { transport: 'tcp', address: '198.51.100.2', port: 50000, connectionId: 5, node: 1 }));
-  location.put(b('tcp-there', 'sip:t@10.0.0.2:5062;transport=tcp', { transport: 'tcp', address: '198.51.100.3', port: 50001, connectionId: 6, node: 2 }));
+  location.put(b('tcp-here', 'sip:t@198.51.100.2:50000;transport=tcp', { transport: 'tcp', address: '198.51.100.2', port: 50000, connectionId: 5, node: 1 }));
+  location.put(b('tcp-there', 'sip:t@198.51.100.3:50001;transport=tcp', { transport: 'tcp', address: '198.51.100.3', port: 50001, connectionId: 6, node: 2 }));
   return { k, sent };
 }
 
-test('CRLF CRLF to the NAT pinhole of each binding this node has the duty of, and only those', async (t) => {
+test('CRLF CRLF to the flow of each binding this node has the duty of, and only those', async (t) => {
   const { k, sent } = rig(1, () => true);
   t.is(await k.round(), 2);
   t.deepEqual(

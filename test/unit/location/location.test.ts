@@ -105,7 +105,7 @@ test('GET /location shows one AOR (canonical form), 404 when none, 400 for a bad
   t.deepEqual([...dump.lines].map((e) => e.aor).sort(), ['sip:alice@example.com', 'sip:bob@example.com']);
 });
 
-test('where a call to a binding goes: the Contact, the registered connection, or the NAT pinhole', (t) => {
+test('where a call to a binding goes: the Contact, the registered connection, or the RFC 5626 flow', (t) => {
   const l = new LocationService({ max_expires: 3600, max_clock_skew: 2000 }, 1, clock);
   const udp = (contact: string, address: string) => {
     const b = binding({ contact, path: [], source: { transport: 'udp', address, port: 40123, socketId: 'anycast-udp', node: 0 } });
@@ -116,11 +116,15 @@ test('where a call to a binding goes: the Contact, the registered connection, or
   t.is(l.destinationOf(udp('sip:a@203.0.113.5:5060', '203.0.113.5')), undefined, 'a public Contact is dialled');
   t.is(l.destinationOf(udp('sip:a@203.0.113.5:5060', '198.51.100.7')), undefined, 'a public Contact elsewhere is dialled too (a third-party registration)');
   const natted = udp('sip:a@192.168.1.20:5060', '198.51.100.7');
-  t.deepEqual(l.destinationOf(natted), { transport: 'udp', address: '198.51.100.7', port: 40123, socketId: 'anycast-udp' }, 'behind NAT: the source, from the socket it came in on');
+  t.is(l.destinationOf(natted), undefined, 'a private Contact is dialled as written (it may be a third-party registration)');
   const outbound = udp('sip:a@203.0.113.5:5060;ob', '198.51.100.7');
-  t.like(l.destinationOf({ ...outbound, instance: '"<urn:uuid:1>"', regId: 1 }), { address: '198.51.100.7', port: 40123 }, 'RFC 5626: the flow');
+  t.deepEqual(l.destinationOf({ ...outbound, instance: '"<urn:uuid:1>"', regId: 1 }), { transport: 'udp', address: '198.51.100.7', port: 40123, socketId: 'anycast-udp' }, 'RFC 5626: the flow, from the socket it came in on');
   const tcp = binding({ contact: 'sip:a@10.0.0.3:5062;transport=tcp', path: [], source: { transport: 'tcp', address: '198.51.100.7', port: 50000, connectionId: 7, node: 1 } });
-  t.like(l.destinationOf(tcp), { transport: 'tcp', connectionId: 7 }, 'TCP behind NAT: the connection');
+  t.like(l.destinationOf({ ...tcp, instance: '"<urn:uuid:2>"', regId: 1 }), { transport: 'tcp', connectionId: 7, connectionOnly: true }, 'TCP on an RFC 5626 flow: the connection');
+  const plain = { ...tcp };
+  delete plain.instance;
+  delete plain.regId;
+  t.is(l.destinationOf(plain), undefined, 'TCP with a Contact elsewhere: dialled');
   const ws = binding({ contact: 'sip:a@df7jal23ls0d.invalid;transport=ws', path: [], source: { transport: 'ws', address: '198.51.100.7', port: 50001, connectionId: 8, node: 1 } });
   t.like(l.destinationOf(ws), { transport: 'ws', connectionId: 8 });
 });
