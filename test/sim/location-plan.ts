@@ -206,7 +206,7 @@ export class LocationPlan {
     }
     this.stats.lookups++;
     if (rt.node.locationReplica?.sync.state !== 'done' || rt.membership.holding.length > 0) {
-      this.violation(`node ${rt.id} routed a call to ${aor} at t=${now.toFixed(3)} before its location table was whole`);
+      this.violation(`node ${rt.id} routed a call to ${aor} at t=${now.toFixed(3)} before its location table was whole (sync ${JSON.stringify(rt.node.locationReplica?.sync)}, holding ${rt.membership.holding.join(",")}, incarnation ${rt.incarnation})`);
     }
     const wrong = mismatch(found, e);
     if (wrong) this.violation(`node ${rt.id} looked ${aor} up at t=${now.toFixed(3)}: ${wrong} (last write ${JSON.stringify(this.lastWrite(aor, now))})`);

@@ -1,5 +1,5 @@
 // Many seeds in one process, for hunting rare violations:
-//   npx tsx test/sim/sweep.ts --from 1 --to 50 [--calls 1500] [--nodes 3,5] [--faults 6] [--modes hash,receiver] [--sprays packet,flow]
+//   npx tsx test/sim/sweep.ts --from 1 --to 50 [--calls 1500] [--nodes 3,5] [--faults 6] [--modes hash,receiver] [--sprays packet,flow] [--plan mixed|location]
 // Prints one line per failing run (with its replay command) and a total, with the calls kills excused.
 
 import { replayCommand } from './report.js';
@@ -17,6 +17,7 @@ const loss = Number(arg('loss', '0.05'));
 const nodes = arg('nodes', '3,5').split(',').map(Number);
 const modes = arg('modes', 'hash,receiver').split(',') as Array<SimOptions['mode']>;
 const sprays = arg('sprays', 'packet,flow').split(',') as Array<SimOptions['spray']>;
+const plan = arg('plan', 'mixed') as SimOptions['plan'];
 
 let runs = 0;
 let failed = 0;
@@ -29,7 +30,7 @@ for (let seed = from; seed <= to; seed++) {
   for (const n of nodes) {
     for (const mode of modes) {
       for (const spray of sprays) {
-        const o: Partial<SimOptions> = { seed, calls, nodes: n, loss, mode, spray, faults };
+        const o: Partial<SimOptions> = { seed, calls, nodes: n, loss, mode, spray, faults, plan };
         const r = await new Simulation(o).run();
         runs++;
         total += r.calls;
