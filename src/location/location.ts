@@ -5,6 +5,7 @@
 import type { Clock } from '../core/clock.js';
 import { ReplicaTable } from '../replica/table.js';
 import type { StoredRecord } from '../replica/types.js';
+import { normalizeHost } from '../sip/host.js';
 import { parseUri, uriKey } from '../sip/uri.js';
 import { type Binding, type BindingSource, locationKind } from './binding.js';
 import type { Destination, Envelope } from '../transport/types.js';
@@ -101,10 +102,9 @@ export class LocationService {
     const src = b.source;
     if (src.transport === 'ws') return this.connectionOf(b);
     const uri = parseUri(b.contact);
-    const host = uri.host.startsWith('[') ? uri.host.slice(1, -1) : uri.host;
     const flow = b.instance !== undefined && b.regId !== undefined;
     if (src.transport === 'tcp') {
-      const same = host.toLowerCase() === src.address.toLowerCase() && (uri.port ?? 5060) === src.port;
+      const same = normalizeHost(uri.host) === src.address.toLowerCase() && (uri.port ?? 5060) === src.port;
       return same || flow ? this.connectionOf(b) : undefined;
     }
     if (!flow) return undefined;
