@@ -186,7 +186,12 @@ export class Replicator<V> {
       this.joinDone();
       return;
     }
-    if (donors.some((d) => this.receiver.pulling(d))) return;
+    // A pull already running from a donor (it offered one when it saw us back) serves as the join sync.
+    const running = donors.find((d) => this.receiver.pulling(d));
+    if (running !== undefined) {
+      this.receiver.adopt(running);
+      return;
+    }
     const donor = donors[this.receiver.status.attempts % donors.length]!;
     this.receiver.pull(donor, true);
   }

@@ -52,6 +52,24 @@ export class SyncReceiver<V> {
     return this.inbound.has(donor);
   }
 
+  /**
+   * Make the pull already running from `donor` the join sync: a peer that saw this node come back
+   * offers a pull before the gate settles, and that pull is as whole as a join sync would be.
+   */
+  adopt(donor: number): boolean {
+    const s = this.inbound.get(donor);
+    if (!s) return false;
+    if (s.join) return true;
+    s.join = true;
+    this.status.attempts++;
+    Object.assign(this.status, { state: 'syncing', donor, session: s.id, received: s.received, chunks: s.index, started_at: new Date().toISOString() });
+    delete this.status.reason;
+    delete this.status.duration_ms;
+    if (s.expected) this.status.expected = s.expected;
+    else delete this.status.expected;
+    return true;
+  }
+
   pull(donor: number, join: boolean): boolean {
     const now = this.clock.now();
     const s: Inbound = { id: this.nextId++, donor, join, index: 0, received: 0, expected: 0, startedAt: now, lastHeardAt: now };

@@ -237,7 +237,10 @@ test.serial('a node killed with SIGKILL is marked down by every peer within the 
 
   procs.set(victim.id, start(victim));
   const t0 = Date.now();
-  await until('rejoin', 10_000, () => allUp(specs, specs.map((s) => s.id)));
+  await until('rejoin', 10_000, () => allUp(specs, specs.map((s) => s.id))).catch(async (err: Error) => {
+    const v = (await status(victim)) as (Status & { location?: unknown }) | undefined;
+    throw new Error(`${err.message}; node ${victim.id}: ${JSON.stringify({ node: v?.node, location: v?.location })}\n${logs()}`);
+  });
   t.log(`rejoined ${Date.now() - t0} ms after restart (process start included)`);
   const back = (await status(specs[0]!))!.cluster.peers.find((p) => p.id === victim.id)!;
   t.is(back.link, 'up');

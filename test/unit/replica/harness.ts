@@ -1,7 +1,7 @@
 // A few replicated tables on an in-memory bus: FIFO per link, delivered on a
 // later turn, with links that can be cut or made to refuse sends.
 
-import type { Bus, BusMessage, Capability, MemberInfo, Membership, MembershipChange, NodeState } from '../../../src/cluster/types.js';
+import type { Bus, BusMessage, Capability, JoinGate, MemberInfo, Membership, MembershipChange, NodeState } from '../../../src/cluster/types.js';
 import type { Clock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { Replicator, type ReplicaSettings } from '../../../src/replica/replicator.js';
@@ -132,11 +132,27 @@ export interface Replica {
   replicator: Replicator<string>;
 }
 
-/** A node with a table; `start` starts its replicator (its join sync begins at once: no gate). */
-export function replica(world: World, id: number, clock: Clock, settings: Partial<ReplicaSettings> = {}, scheduler?: ReplicaScheduler): Replica & { start(): void } {
+/** A join gate the test settles by hand (the node's membership settles when it knows its peers' states). */
+export class ManualGate implements JoinGate {
+  readonly holds = new Set<string>();
+  private listeners: Array<() => void> = [];
+  hold(reason: string): () => void {
+    this.holds.add(reason);
+    return () => this.holds.delete(reason);
+  }
+  onSettled(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+  settle(): void {
+    for (const l of this.listeners.splice(0)) l();
+  }
+}
+
+/** A node with a table; `start` starts its replicator (without a gate its join sync begins at once). */
+export function replica(world: World, id: number, clock: Clock, settings: Partial<ReplicaSettings> = {}, scheduler?: ReplicaScheduler, gate?: JoinGate): Replica & { start(): void } {
   const { bus, membership } = world.node(id);
   const table = new ReplicaTable(textKind, id, clock);
-  const replicator = new Replicator(table, { bus, membership, clock, log: silentLogger(), settings, ...(scheduler ? { scheduler } : {}) });
+  const replicator = new Replicator(table, { bus, membership, clock, log: silentLogger(), settings, ...(scheduler ? { scheduler } : {}), ...(gate ? { gate } : {}) });
   return { table, replicator, start: () => replicator.start() };
 }
 

@@ -1,8 +1,8 @@
 import test from 'ava';
 import { ReplicaTable } from '../../../src/replica/table.js';
 import type { StoredRecord } from '../../../src/replica/types.js';
-import { MSG_DELTA, MSG_SYNC_ACK, MSG_SYNC_CHUNK } from '../../../src/replica/wire.js';
-import { contents, ManualClock, ManualScheduler, replica, textKind, World } from './harness.js';
+import { MSG_DELTA, MSG_SYNC_ACK, MSG_SYNC_CHUNK, MSG_SYNC_REQUEST } from '../../../src/replica/wire.js';
+import { contents, ManualClock, ManualGate, ManualScheduler, replica, textKind, World } from './harness.js';
 
 function shuffled<T>(xs: T[], seed: number): T[] {
   const out = xs.slice();
@@ -330,6 +330,38 @@ test('an offer that arrives while a pull from the same donor runs is pulled agai
   await world.settle();
   t.is(n2.replicator.sync.state, 'done');
   t.is(n2.table.get('meantime')?.value, 'b', 'pulled again after the join sync that began before the offer');
+  t.deepEqual(contents(n2.table), contents(n1.table));
+  n1.replicator.stop();
+  n2.replicator.stop();
+});
+
+test('a pull offered before the join gate settles is taken as the join sync, and the gate opens when it ends', async (t) => {
+  const clock = new ManualClock();
+  const world = new World();
+  const n1 = replica(world, 1, clock);
+  world.setState(1, 'up');
+  n1.start();
+  n1.table.put('old', 'a', clock.t + 60_000);
+  await world.settle();
+  // Node 2 restarts; node 1 sees it back and offers a pull before node 2's membership has settled.
+  const gate = new ManualGate();
+  const timers = new ManualScheduler();
+  const n2 = replica(world, 2, clock, {}, timers, gate);
+  n2.start();
+  t.deepEqual([...gate.holds], ['test sync']);
+  world.memberships.get(2)!.apply(1, 'up');
+  world.memberships.get(1)!.apply(2, 'joining');
+  // The offer reaches node 2 and its pull starts; the gate settles while that pull runs.
+  await new Promise((r) => setImmediate(r));
+  const requested = world.sent.filter((f) => f.src === 2 && f.type === MSG_SYNC_REQUEST).length;
+  const chunks = world.sent.filter((f) => f.src === 1 && f.type === MSG_SYNC_CHUNK).length;
+  t.deepEqual([requested, chunks], [1, 0], 'the offered pull is under way, no chunk sent yet');
+  gate.settle();
+  await world.settle();
+  t.is(world.sent.filter((f) => f.src === 2 && f.type === MSG_SYNC_REQUEST).length, 1, 'no second full sync');
+  t.is(n2.replicator.sync.state, 'done', JSON.stringify(n2.replicator.sync));
+  t.is(n2.replicator.sync.attempts, 1);
+  t.deepEqual([...gate.holds], [], 'the hold is released: the node may be up');
   t.deepEqual(contents(n2.table), contents(n1.table));
   n1.replicator.stop();
   n2.replicator.stop();
