@@ -16,7 +16,9 @@ export class SimMembership implements Membership, JoinGate {
   constructor(
     readonly selfId: number,
     initial: ReadonlyMap<number, NodeState>,
+    settled = true,
   ) {
+    this.settled = settled;
     for (const [id, s] of initial) this.states.set(id, s);
   }
 
@@ -60,9 +62,22 @@ export class SimMembership implements Membership, JoinGate {
     };
   }
 
-  /** A simulated node starts knowing every peer's state (its initial view): settled at once, after the current job. */
+  private settled: boolean;
+  private readonly settledListeners: Array<() => void> = [];
+
+  /**
+   * A node of the initial cluster starts settled (it knows its peers' states); a restarted one
+   * settles when faults.ts says it has heard its peers, as ClusterMembership does, so peers' offers
+   * and deltas can reach it before it picks a join donor.
+   */
   onSettled(listener: () => void): void {
-    queueMicrotask(listener);
+    if (this.settled) queueMicrotask(listener);
+    else this.settledListeners.push(listener);
+  }
+
+  settle(): void {
+    this.settled = true;
+    for (const l of this.settledListeners.splice(0)) l();
   }
 
   /** What keeps this node `joining` (empty once its tables are whole). */

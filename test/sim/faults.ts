@@ -104,6 +104,7 @@ export class Faults {
     // Up once it has heard its peers (100..300 ms) and its replicated tables are whole (the join gate).
     const heard = this.nowMs + this.w.prng.range(100, 300);
     this.w.at(heard, () => {
+      rt.membership.settle();
       rt.membership.whenWhole(() => {
         if (!rt.alive || this.w.runtimes.get(id) !== rt) return;
         if (this.nowMs > heard) this.log.push(`t=${Math.round(this.nowMs)} node ${id} held joining until its tables were whole`);

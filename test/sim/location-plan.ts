@@ -95,6 +95,8 @@ export class LocationPlan {
   /** Call-ID -> what the call's first lookup found. */
   private readonly expectations = new Map<string, Expectation>();
   private readonly aorOfCall = new Map<string, string>();
+  /** The Call-ID of the last INVITE a tm was handed: the call a lookup in the same turn routes. */
+  private lastHanded = '';
   private reported = 0;
   readonly stats: LocationPlanStats;
 
@@ -206,7 +208,7 @@ export class LocationPlan {
     }
     this.stats.lookups++;
     if (rt.node.locationReplica?.sync.state !== 'done' || rt.membership.holding.length > 0) {
-      this.violation(`node ${rt.id} routed a call to ${aor} at t=${now.toFixed(3)} before its location table was whole (sync ${JSON.stringify(rt.node.locationReplica?.sync)}, holding ${rt.membership.holding.join(",")}, incarnation ${rt.incarnation})`);
+      this.violation(`node ${rt.id} routed a call (Call-ID ${this.lastHanded}) to ${aor} at t=${now.toFixed(3)} before its location table was whole (sync ${JSON.stringify(rt.node.locationReplica?.sync)}, holding ${rt.membership.holding.join(",")}, incarnation ${rt.incarnation})`);
     }
     const wrong = mismatch(found, e);
     if (wrong) this.violation(`node ${rt.id} looked ${aor} up at t=${now.toFixed(3)}: ${wrong} (last write ${JSON.stringify(this.lastWrite(aor, now))})`);
@@ -222,6 +224,7 @@ export class LocationPlan {
     try {
       if (msg.toTag !== undefined) return;
       callId = msg.callId;
+      this.lastHanded = callId;
       if (this.expectations.has(callId)) return;
       const aor = this.aorOfCall.get(callId);
       if (aor === undefined || rt.node.tm.hasServerKey(serverKey(msg, 'INVITE'))) return;

@@ -130,7 +130,7 @@ export class Simulation implements PhoneWorld {
     for (const [n, s] of this.states) initial.set(n, s);
     initial.set(id, self);
     this.states.set(id, self);
-    const membership = new SimMembership(id, initial);
+    const membership = new SimMembership(id, initial, self !== 'joining');
     const bus = new SimBus(id, { busSend: (src, dst, msg) => this.busSend(src, dst, msg) });
     const transport = new SimNodeTransport(this.net, (data) => this.excuses.sent(id, data));
     const config = parseConfig(nodeYaml(id, this.o), `sim-node-${id}.yaml`);
