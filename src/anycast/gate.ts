@@ -99,7 +99,9 @@ export class AnycastGate {
       views: this.views,
       graceMs: d.settings.second_chance,
     });
-    d.membership.onChange(() => {
+    d.membership.onChange((c) => {
+      // A node that went down, or is joining (a new process), holds none of the transactions promised to it.
+      if (c.to === 'down' || c.to === 'joining') this.promises.nodeDown(c.node);
       this.views.update(d.membership.upNodes(), d.clock.now());
       this.peers = this.livePeers();
       this.history.ask();

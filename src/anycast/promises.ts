@@ -7,12 +7,15 @@ import type { Clock } from '../core/clock.js';
 interface Promised {
   target: number;
   until: number;
+  /** How many times the target had gone down when the promise was made. */
+  downs: number;
 }
 
 const MAX_PROMISES = 4096;
 
 export class Promises {
   private readonly map = new Map<string, Promised>();
+  private readonly downs = new Map<number, number>();
 
   constructor(
     private readonly clock: Clock,
@@ -32,7 +35,14 @@ export class Promises {
       this.map.delete(key);
       return 0;
     }
-    return anyState || alive(p.target) ? p.target : 0;
+    if (anyState) return p.target;
+    // A target that went down since lost the transaction with it, even if it is back (restarted, joining).
+    return alive(p.target) && p.downs === (this.downs.get(p.target) ?? 0) ? p.target : 0;
+  }
+
+  /** `node` went down: what was promised to it no longer routes there. */
+  nodeDown(node: number): void {
+    this.downs.set(node, (this.downs.get(node) ?? 0) + 1);
   }
 
   /** Send copies of `key` to `target` for `factor` lifetimes. */
@@ -42,6 +52,6 @@ export class Promises {
       for (const [k, v] of this.map) if (v.until <= now) this.map.delete(k);
       if (this.map.size >= MAX_PROMISES) this.map.delete(this.map.keys().next().value as string);
     }
-    this.map.set(key, { target, until: this.clock.now() + factor * this.lifetimeMs() });
+    this.map.set(key, { target, until: this.clock.now() + factor * this.lifetimeMs(), downs: this.downs.get(target) ?? 0 });
   }
 }
