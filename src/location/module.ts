@@ -7,6 +7,8 @@ import type { Bus, JoinGate, Membership } from '../cluster/types.js';
 import type { RegistrarConfig } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
+import { PREFIX, type Registry } from '../core/metrics.js';
+import { Histogram } from 'prom-client';
 import { Replicator } from '../replica/replicator.js';
 import type { ReplicaScheduler } from '../replica/types.js';
 import type { Sender } from '../transport/types.js';
@@ -24,7 +26,12 @@ export interface ReplicaWiring {
   /** The simulator: deltas flushed in a microtask so runs replay, and timers on its virtual clock (none without a scheduler). */
   simulated: boolean;
   scheduler?: ReplicaScheduler;
+  /** Where the replication-lag histogram is exported (the node's registry). */
+  registry?: Registry;
 }
+
+/** Seconds; the target is 50 ms p99, so the buckets are fine around it. */
+export const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export class LocationModule {
   readonly service: LocationService;
@@ -42,7 +49,16 @@ export class LocationModule {
 
   /** Replicate the table over the bus. Must run before membership starts: the gate is held from here. */
   replicate(w: ReplicaWiring): void {
+    const lag = w.registry
+      ? new Histogram({
+          name: PREFIX + 'location_replication_lag_seconds',
+          help: 'A binding change from its write on one node to its arrival on this one (the two nodes clocks).',
+          buckets: LAG_BUCKETS,
+          registers: [w.registry],
+        })
+      : undefined;
     this.replica = new Replicator(this.service.table, {
+      ...(lag ? { onDeltaLag: (ms: number) => lag.observe(ms < 0 ? 0 : ms / 1000) } : {}),
       bus: w.bus,
       membership: w.membership,
       ...(w.gate ? { gate: w.gate } : {}),

@@ -199,7 +199,10 @@ export class Node {
     const simulated = this.opts.realTimers === false;
     const gate = this.opts.gate ?? this.cluster?.membership;
     const scheduler = this.opts.replicaScheduler;
-    if (bus && membership) this.locationModule?.replicate({ bus, membership, gate, log: this.log, simulated, ...(scheduler ? { scheduler } : {}) });
+    if (bus && membership) {
+      const registry = this.metrics.registry;
+      this.locationModule?.replicate({ bus, membership, gate, log: this.log, simulated, registry, ...(scheduler ? { scheduler } : {}) });
+    }
     await this.cluster?.start();
     this.startAnycast();
     this.locationModule?.start(this.sendOut, membership, !simulated);

@@ -60,6 +60,8 @@ export interface ReplicatorOptions {
   timers?: boolean;
   /** Where the timers run (default: real timers). The simulator passes its virtual clock's. */
   scheduler?: ReplicaScheduler;
+  /** Each delta record applied here: ms from its write at the origin to now, by the two nodes' clocks (skew included). */
+  onDeltaLag?: (ms: number) => void;
 }
 
 export class Replicator<V> {
@@ -259,9 +261,10 @@ export class Replicator<V> {
         }
         counters.deltas_received++;
         counters.delta_bytes_received += msg.payload.length;
+        const now = this.opts.clock.now();
         for (const r of fromWire(this.table.kind, batch.records)) {
-          if (r) this.table.merge(r);
-          else counters.dropped_bad++;
+          if (!r) counters.dropped_bad++;
+          else if (this.table.merge(r, now) === 'applied') this.opts.onDeltaLag?.(now - r.time / 1000);
         }
         return;
       }

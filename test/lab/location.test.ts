@@ -30,6 +30,16 @@ function status(node: string): Any {
   return s ? JSON.parse(s) : undefined;
 }
 
+/** The replication-lag histogram's count and its share within 50 ms, from a node's /metrics. */
+function lag(node: string): { count: number; within50ms: number } {
+  const text = sh('ip', ['netns', 'exec', `anysip-lab-${node}`, 'curl', '-sf', '--max-time', '2', 'http://127.0.0.1:8060/metrics']);
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  return {
+    count: num(/^anysip_location_replication_lag_seconds_count(?:\{[^}]*\})? (\d+)/m),
+    within50ms: num(/^anysip_location_replication_lag_seconds_bucket\{[^}]*le="0\.05"[^}]*\} (\d+)/m),
+  };
+}
+
 async function until(what: string, fn: () => boolean, ms: number): Promise<number> {
   const t0 = Date.now();
   while (Date.now() - t0 < ms) {
@@ -109,6 +119,10 @@ if (useLab('test/lab/location.test.ts', () => rmSync(out, { recursive: true, for
         t.log(`n${i}: ${s.location.bindings} bindings, ${s.location.aors} AORs (after ${ms} ms)`);
         t.is(s.location.bindings, USERS);
       }
+      // Each binding reached each of the other nodes as a delta, in time (the figure is bench/location/propagation.ts's).
+      const lags = [1, 2, 3].map((i) => lag(`n${i}`));
+      t.log(`replication lag: ${lags.map((l, i) => `n${i + 1} ${l.within50ms}/${l.count} within 50 ms`).join(', ')}`);
+      t.is(lags.reduce((a, l) => a + l.count, 0), USERS * (NODES - 1), `every binding arrived at every other node as a delta: ${JSON.stringify(lags)}`);
     });
 
     test.serial(`${mode}: each user called through the anycast address with a fresh Call-ID: zero 404s, zero failed calls`, async (t) => {
