@@ -45,6 +45,7 @@ registrar:
   max_clock_skew: 2
   keepalive_interval: 0
   keepalive_nated_only: true
+  flow_timer: 0
 
 routes: []
 

@@ -139,6 +139,7 @@ const registrarSchema = z.strictObject({
   max_clock_skew: z.number().min(0).max(60).default(2),
   keepalive_interval: z.int().min(0).max(3600).default(0),
   keepalive_nated_only: z.boolean().default(true),
+  flow_timer: z.int().min(0).max(3600).default(0),
 });
 
 const routeSchema = z.strictObject({

@@ -87,6 +87,8 @@ export interface RegistrarConfig {
   keepalive_interval: number;
   /** Keep-alives only to bindings reached through a flow (RFC 5626, TCP/WS connection). */
   keepalive_nated_only: boolean;
+  /** RFC 5626 Flow-Timer sent in the 2xx to an outbound REGISTER (keep-alive seconds the UA should use); 0: none. */
+  flow_timer: number;
 }
 
 export interface RouteMatch {

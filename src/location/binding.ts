@@ -31,6 +31,11 @@ export interface Binding {
   regId?: number;
 }
 
+/** An RFC 5626 flow: a binding with +sip.instance and reg-id. */
+export function isOutboundFlow(b: Binding): boolean {
+  return b.instance !== undefined && b.regId !== undefined;
+}
+
 const TRANSPORTS: ReadonlySet<string> = new Set(['udp', 'tcp', 'ws']);
 
 export function encodeBinding(b: Binding): Uint8Array {

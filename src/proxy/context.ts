@@ -23,6 +23,13 @@ export interface Target {
   socketId?: string;
   /** Send to this exact destination (a contact registered over TCP/WS: its connection). */
   destination?: Destination;
+  /** An RFC 5626 flow: when its connection is gone the branch ends in 430 Flow Failed (5.3), not 480. */
+  flow?: boolean;
+  /**
+   * The other flows of the same RFC 5626 instance, best first. One flow of an instance is tried at
+   * a time: when this one fails with 430, the next takes its place (5.3); any other final ends it.
+   */
+  alternates?: Target[];
 }
 
 /** What a context needs from the proxy around it. */
@@ -45,6 +52,8 @@ export class ProxyContext implements ClientHandler {
   private readonly groups: Target[][] = [];
   private groupIndex = -1;
   private readonly branches: ClientTransaction[] = [];
+  /** Branches to RFC 5626 flows, with the instance's other flows to fall back on. */
+  private readonly flows = new Map<ClientTransaction, Target[]>();
   private pending = 0;
   private bestStatus: number | undefined;
   private best: SipMessage | undefined;
@@ -78,8 +87,10 @@ export class ProxyContext implements ClientHandler {
 
   onResponse(ct: ClientTransaction, res: SipMessage, env: Envelope | undefined): void {
     // A phone reached only over its own connection (registered over TCP/WS): that connection is
-    // gone, so the phone cannot be reached at all for now. 480, not a 503 about us.
-    if (env === undefined && res.status === 503 && ct.destination.connectionOnly) return this.connectionGone(ct);
+    // gone, so the phone cannot be reached at all for now. 480 (430 for a flow), not a 503 about us.
+    const gone = env === undefined && res.status === 503 && ct.destination.connectionOnly;
+    if ((gone || res.status === 430) && this.tryNextFlow(ct)) return;
+    if (gone) return this.connectionGone(ct);
     const status = res.status;
     if (status < 200) {
       if (status !== 100 && !this.finalSent) this.forwardUp(res);
@@ -111,11 +122,23 @@ export class ProxyContext implements ClientHandler {
     }
   }
 
+  /** The branch's flow failed: its instance's next flow takes its place. False when it has none (or it is too late). */
+  private tryNextFlow(ct: ClientTransaction): boolean {
+    const rest = this.flows.get(ct);
+    if (!rest?.length || this.cancelled || this.finalSent || !this.branchDone(ct)) return false;
+    const [next, ...after] = rest;
+    this.pending++;
+    this.launch({ ...next!, alternates: after });
+    return true;
+  }
+
   private connectionGone(ct: ClientTransaction): void {
+    const flow = this.flows.has(ct);
     if (!this.branchDone(ct)) return;
-    if (!this.finalSent && isBetter(480, this.bestStatus)) {
-      this.bestStatus = 480;
-      this.best = this.host.localResponse(this.server.request, 480, { reason: 'Connection To The Phone Is Gone' });
+    const status = flow ? 430 : 480;
+    if (!this.finalSent && isBetter(status, this.bestStatus)) {
+      this.bestStatus = status;
+      this.best = this.host.localResponse(this.server.request, status, { reason: flow ? 'Flow Failed' : 'Connection To The Phone Is Gone' });
       this.bestIsLocal = true;
     }
     if (this.pending === 0 && !this.finalSent && (this.cancelled || !this.nextGroup())) this.sendBest();
@@ -144,22 +167,26 @@ export class ProxyContext implements ClientHandler {
     const group = this.groups[++this.groupIndex];
     if (!group) return false;
     this.pending += group.length;
-    for (const target of group) {
-      let ct: ClientTransaction | Promise<ClientTransaction>;
-      try {
-        ct = this.host.forward(this, target);
-      } catch (err) {
-        this.branchFailed((err as Error).message, tooLargeOf(err));
-        continue;
-      }
-      if (ct instanceof Promise) ct.then((c) => this.branchStarted(c), (err: Error) => this.branchFailed(err.message, tooLargeOf(err)));
-      else this.branchStarted(ct);
-    }
+    for (const target of group) this.launch(target);
     return true;
   }
 
-  private branchStarted(ct: ClientTransaction): void {
+  /** Fork one branch (already counted in `pending`). */
+  private launch(target: Target): void {
+    let ct: ClientTransaction | Promise<ClientTransaction>;
+    try {
+      ct = this.host.forward(this, target);
+    } catch (err) {
+      this.branchFailed((err as Error).message, tooLargeOf(err));
+      return;
+    }
+    if (ct instanceof Promise) ct.then((c) => this.branchStarted(c, target), (err: Error) => this.branchFailed(err.message, tooLargeOf(err)));
+    else this.branchStarted(ct, target);
+  }
+
+  private branchStarted(ct: ClientTransaction, target: Target): void {
     this.branches.push(ct);
+    if (target.flow) this.flows.set(ct, target.alternates ?? []);
     ct.user = 'pending';
     if (this.cancelled || this.finalSent) ct.cancel();
   }
@@ -173,6 +200,7 @@ export class ProxyContext implements ClientHandler {
     if (!this.finalSent || this.pending > 0) return;
     this.groups.length = 0;
     this.branches.length = 0;
+    this.flows.clear();
     this.challenges.length = 0;
     this.best = undefined;
   }

@@ -17,6 +17,8 @@ export interface RegistrarSettings {
   min_expires: number;
   max_expires: number;
   max_contacts: number;
+  /** RFC 5626 Flow-Timer in the 2xx to an outbound REGISTER; 0 or absent: none. */
+  flow_timer?: number;
 }
 
 /** Outcome of a REGISTER, for metrics and logs. */
@@ -60,7 +62,7 @@ export class Registrar {
       outcome: 'rejected' as const,
     });
 
-    if (contacts.length === 0) return { response: this.ok(req, aor, now), outcome: 'queried' as const };
+    if (contacts.length === 0) return { response: this.ok(req, aor, now, false), outcome: 'queried' as const };
 
     // Wildcard: "Contact: *" with "Expires: 0" removes every binding of the AOR (10.3 step 6).
     if (contacts.some((c) => c.star)) {
@@ -70,12 +72,17 @@ export class Registrar {
       const current = this.location.lookup(aor, now);
       if (current.some((b) => b.callId === callId && b.cseq >= cseq)) return reject(500, 'Out of order REGISTER');
       for (const b of current) this.location.remove(b);
-      return { response: this.ok(req, aor, now), outcome: 'unregistered' as const };
+      return { response: this.ok(req, aor, now, false), outcome: 'unregistered' as const };
     }
 
     // Work on a copy; nothing is written unless the whole REGISTER is accepted.
     const bindings = this.location.lookup(aor, now).map((b) => ({ b, key: uriKey(parseUri(b.contact)) }));
     const path = req.getAll('path');
+    const outbound = req.getAll('supported').some((s) => s.toLowerCase() === 'outbound');
+    // RFC 5626 6: an outbound REGISTER through an edge proxy that did not mark its Path with `ob`.
+    const firstHop = path.length ? parseNameAddr(path[path.length - 1]!) : undefined;
+    const wantsFlow = outbound && contacts.some((c) => c.params.get('+sip.instance') && c.params.get('reg-id'));
+    if (wantsFlow && firstHop && !firstHop.uri.params.has('ob')) return reject(439, 'First Hop Lacks Outbound Support');
     const source = this.location.sourceOf(env);
     const puts: Binding[] = [];
     const removes: Binding[] = [];
@@ -86,6 +93,21 @@ export class Registrar {
         return reject(423, 'Interval Too Brief', [['Min-Expires', String(this.settings.min_expires)]]);
       }
       const key = uriKey(c.uri);
+      const instance = c.params.get('+sip.instance') ?? undefined;
+      // reg-id means nothing without an instance (RFC 5626 6).
+      const regIdText = instance ? c.params.get('reg-id') : undefined;
+      const regId = regIdText && /^\d{1,9}$/.test(regIdText) ? Number(regIdText) : undefined;
+      // RFC 5626 6: a flow is the binding of its instance and reg-id, whatever its Contact now says
+      // (a phone that came back through another NAT binding or connection replaces its old flow).
+      if (regId !== undefined) {
+        const moved = bindings.findIndex((x) => x.key !== key && x.b.instance === instance && x.b.regId === regId);
+        if (moved >= 0) {
+          const old = bindings[moved]!.b;
+          if (old.callId === callId && old.cseq >= cseq) return reject(500, 'Out of order REGISTER');
+          bindings.splice(moved, 1);
+          removes.push(old);
+        }
+      }
       const at = bindings.findIndex((x) => x.key === key);
       if (at >= 0) {
         const old = bindings[at]!.b;
@@ -99,8 +121,6 @@ export class Registrar {
         continue;
       }
       const qText = c.params.get('q') ?? '';
-      const instance = c.params.get('+sip.instance');
-      const regId = c.params.get('reg-id');
       const binding: Binding = {
         aor,
         contact: c.uriText,
@@ -113,7 +133,7 @@ export class Registrar {
         source,
         ...(req.get('user-agent') !== undefined ? { userAgent: req.get('user-agent') } : {}),
         ...(instance ? { instance } : {}),
-        ...(regId && /^\d{1,9}$/.test(regId) ? { regId: Number(regId) } : {}),
+        ...(regId !== undefined ? { regId } : {}),
       };
       puts.push(binding);
       if (at >= 0) bindings[at] = { b: binding, key };
@@ -126,7 +146,7 @@ export class Registrar {
     for (const b of removes) this.location.remove(b);
     for (const b of puts) this.location.put(b);
     const outcome = added || removes.length === 0 ? 'registered' : 'unregistered';
-    return { response: this.ok(req, aor, now), outcome: outcome as RegisterOutcome };
+    return { response: this.ok(req, aor, now, wantsFlow), outcome: outcome as RegisterOutcome };
   }
 
   private expiresFor(c: NameAddr, headerExpires: number | undefined): number {
@@ -135,8 +155,8 @@ export class Registrar {
     return headerExpires ?? this.settings.default_expires;
   }
 
-  /** 200 OK listing every current binding with its remaining time (10.3 step 8). */
-  private ok(req: SipMessage, aor: string, now: number): SipMessage {
+  /** 200 OK listing every current binding with its remaining time (10.3 step 8); `outbound`: RFC 5626 6's Require and Flow-Timer. */
+  private ok(req: SipMessage, aor: string, now: number, outbound: boolean): SipMessage {
     const headers: Array<[string, string]> = [];
     for (const b of this.location.lookup(aor, now)) {
       const left = Math.max(0, Math.round((b.expiresAt - now) / 1000));
@@ -145,6 +165,10 @@ export class Registrar {
     // RFC 3327: echo Path only to a UA that said it supports it.
     const supported = req.getAll('supported').map((s) => s.toLowerCase());
     if (supported.includes('path')) for (const p of req.getAll('path')) headers.push(['Path', p]);
+    if (outbound) {
+      headers.push(['Require', 'outbound']);
+      if (this.settings.flow_timer) headers.push(['Flow-Timer', String(this.settings.flow_timer)]);
+    }
     headers.push(['Date', new Date().toUTCString()]);
     return buildLocalResponse(req, 200, this.toTags, { headers });
   }

@@ -137,6 +137,38 @@ test('a phone registered over TCP is called through a node that does not hold it
   t.deepEqual(c.nodes.map((x) => x.transport.stats().tcpConnections), [0, 0, 0], 'nobody dialled the phone');
 });
 
+test('RFC 5626: one phone on two flows through two nodes is rung on one; when that flow is gone the call takes the other', async (t) => {
+  const c = await cluster(3);
+  t.teardown(async () => {
+    for (const x of c.nodes) await x.stop();
+  });
+  await waitFor(() => allUp(c.nodes, 3), 5000, 'three nodes up');
+  const instance = ';+sip.instance="<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>"';
+  const flow = async (node: number, regId: number) => {
+    const p = await tcpPhone({ user: 'obuser', localAddress: '127.0.0.1', port: c.ports[node]!.tcp, contactParams: `${instance};reg-id=${regId}`, supported: 'outbound' });
+    t.teardown(() => p.close());
+    t.is(await p.register(), 200, `flow ${regId} through node ${node + 1}`);
+    return p;
+  };
+  const first = await flow(0, 1);
+  await new Promise((r) => setTimeout(r, 1100)); // the second flow is refreshed a second later: it is tried first
+  const second = await flow(1, 2);
+  await waitFor(() => c.nodes.every((x) => x.location!.size === 2), 2000, 'both flows everywhere');
+  const caller = await udpPhone('caller', '127.0.0.1');
+  t.teardown(() => caller.close());
+
+  t.is(await caller.call(c.ports[2]!.sip, 'obuser'), 200);
+  t.deepEqual([first.answered, second.answered], [0, 1], 'one flow of the instance rung, the newest');
+
+  second.close();
+  await waitFor(() => c.nodes[1]!.transport.stats().tcpConnections === 0, 2000, 'node 2 sees the second flow close');
+  for (const via of [2, 1, 0]) t.is(await caller.call(c.ports[via]!.sip, 'obuser'), 200, `call through node ${via + 1} fails over to the first flow`);
+  t.is(first.answered, 3);
+  first.close();
+  await waitFor(() => c.nodes[0]!.transport.stats().tcpConnections === 0, 2000, 'node 1 sees the first flow close');
+  t.is(await caller.call(c.ports[2]!.sip, 'obuser'), 430, 'no flow left: 430 Flow Failed');
+});
+
 test('anysip location show and dump, and /metrics, tell what the table holds', async (t) => {
   const sip = await freePort();
   const node = new Node(

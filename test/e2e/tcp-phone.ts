@@ -21,7 +21,8 @@ function header(msg: string, name: string): string[] {
   return [...msg.matchAll(re)].map((m) => m[1]!.trim());
 }
 
-export async function tcpPhone(o: { user: string; localAddress: string; port: number; host?: string }): Promise<TcpPhone> {
+/** `contactParams`: appended to the Contact header (RFC 5626: `;+sip.instance=...;reg-id=1`); `supported`: a Supported header. */
+export async function tcpPhone(o: { user: string; localAddress: string; port: number; host?: string; contactParams?: string; supported?: string }): Promise<TcpPhone> {
   const host = o.host ?? '127.0.0.1';
   const socket = net.connect({ host, port: o.port, localAddress: o.localAddress });
   socket.on('error', () => {});
@@ -42,7 +43,8 @@ export async function tcpPhone(o: { user: string; localAddress: string; port: nu
         `REGISTER sip:${host}:${o.port} SIP/2.0\r\nVia: SIP/2.0/TCP ${here};branch=${branch}\r\n` +
           `From: <sip:${o.user}@${host}>;tag=ph-${o.user}\r\nTo: <sip:${o.user}@${host}>\r\n` +
           `Call-ID: reg-${o.user}-${here}\r\nCSeq: ${cseq} REGISTER\r\n` +
-          `Contact: <sip:${o.user}@${here};transport=tcp>;expires=300\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+          `Contact: <sip:${o.user}@${here};transport=tcp>;expires=300${o.contactParams ?? ''}\r\n` +
+          `${o.supported ? `Supported: ${o.supported}\r\n` : ''}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
       );
       return new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => {

@@ -6,6 +6,7 @@ import { SipMessage } from '../../../src/sip/message.js';
 import { buildResponse, type ResponseOptions } from '../../../src/sip/response.js';
 import { buildLocalResponse, ToTagKey } from '../../../src/sip/local-response.js';
 import type { ClientTransaction, ServerTransaction } from '../../../src/tm/types.js';
+import type { Destination } from '../../../src/transport/types.js';
 
 function invite(): SipMessage {
   const m = SipMessage.request('INVITE', 'sip:bob@example.com');
@@ -66,7 +67,7 @@ class FakeClient implements ClientTransaction {
   lastStatus = 0;
   cancelled = 0;
   user: unknown;
-  destination = { transport: 'udp' as const, address: '192.0.2.9', port: 5060 };
+  destination: Destination = { transport: 'udp', address: '192.0.2.9', port: 5060 };
   constructor(readonly request: SipMessage) {}
   cancel(): void {
     this.cancelled++;
@@ -217,4 +218,53 @@ test('once the 2xx is up and every branch is final, late finals are dropped and 
   t.deepEqual(h.upstream.map((r) => r.status), [200, 200]);
   ctx.cancel(); // a CANCEL after the final: no effect, no throw
   t.is(h.forked[1]!.ct.cancelled, 1);
+});
+
+const flowA: Target = { uri: 'sip:alice@198.51.100.1;ob', flow: true };
+const flowB: Target = { uri: 'sip:alice@198.51.100.2;ob', flow: true };
+
+test('RFC 5626: a flow that fails with 430 is replaced by the next flow of its instance; only its answer goes up', async (t) => {
+  const { h, ctx } = await fork([[{ ...flowA, alternates: [flowB] }]]);
+  t.is(h.forked.length, 1, 'one flow of an instance at a time');
+  h.respond(ctx, 0, 430);
+  await tick();
+  t.is(h.forked.length, 2);
+  t.is(h.forked[1]!.target.uri, flowB.uri);
+  t.is(h.upstream.length, 0, 'the 430 is not relayed');
+  h.respond(ctx, 1, 200);
+  t.deepEqual(h.upstream.map((r) => r.status), [200]);
+});
+
+test('RFC 5626: a final other than 430 from a flow ends its instance: the other flow is not tried', async (t) => {
+  const { h, ctx } = await fork([[{ ...flowA, alternates: [flowB] }]]);
+  h.respond(ctx, 0, 486);
+  await tick();
+  t.is(h.forked.length, 1);
+  t.deepEqual(h.upstream.map((r) => r.status), [486]);
+});
+
+test('a flow whose connection is gone fails over too; with none left the caller gets 430 Flow Failed, a plain TCP phone 480', async (t) => {
+  const gone: Destination = { transport: 'tcp', address: '198.51.100.1', port: 5060, connectionOnly: true };
+  const { h, ctx } = await fork([[{ ...flowA, alternates: [flowB] }]]);
+  h.forked[0]!.ct.destination = gone;
+  h.respond(ctx, 0, 503);
+  await tick();
+  t.is(h.forked.length, 2, 'the next flow was tried');
+  h.forked[1]!.ct.destination = gone;
+  h.respond(ctx, 1, 503);
+  t.is(h.upstream.at(-1)!.status, 430);
+  t.is(h.upstream.at(-1)!.reason, 'Flow Failed');
+  const plain = await fork([[{ uri: 'sip:bob@198.51.100.3;transport=tcp' }]]);
+  plain.h.forked[0]!.ct.destination = gone;
+  plain.h.respond(plain.ctx, 0, 503);
+  t.is(plain.h.upstream.at(-1)!.status, 480);
+});
+
+test('a cancelled request does not fail over to another flow', async (t) => {
+  const { h, ctx } = await fork([[{ ...flowA, alternates: [flowB] }]]);
+  ctx.cancel();
+  h.respond(ctx, 0, 430);
+  await tick();
+  t.is(h.forked.length, 1);
+  t.is(h.upstream.length, 1, 'the branch final ends the transaction');
 });
