@@ -17,6 +17,7 @@ import { serverKey } from '../tm/matching.js';
 import type { TimerWheel } from '../tm/timer-wheel.js';
 import type { Envelope, Sender } from '../transport/types.js';
 import type { AnycastCounters, ForwardKind } from './metrics.js';
+import { Forwarder } from './forwarder.js';
 import { HistorySync } from './history-sync.js';
 import { MAX_FOLLOWERS, type PendingQuery } from './pending.js';
 import { Promises } from './promises.js';
@@ -26,12 +27,8 @@ import type { RelaySender } from './relay-sender.js';
 import type { AnycastSettings, GateEvents, GateTm } from './types.js';
 import { ViewHistory } from './views.js';
 import {
-  decodeForward,
   decodeQuery,
-  decodeRelay,
   encodeAnswer,
-  encodeForward,
-  FLAG_SECOND_CHANCE,
   MSG_ANSWER,
   MSG_FORWARD,
   MSG_HISTORY,
@@ -39,8 +36,6 @@ import {
   MSG_QUERY,
   MSG_RELAY,
   MSG_RELAY_FAILED,
-  decodeRelayFailed,
-  encodeRelayFailed,
   VERDICT_HAVE,
   VERDICT_NONE,
   VERDICT_PENDING,
@@ -64,7 +59,7 @@ export interface GateDeps {
 export class AnycastGate {
   readonly selfId: number;
   private tm: GateTm | undefined;
-  private reinject: ((data: Buffer, env: Envelope) => void) | undefined;
+  private readonly forwarder: Forwarder;
   private readonly views: ViewHistory;
   private readonly queries: QueryBook;
   private readonly promises: Promises;
@@ -77,6 +72,7 @@ export class AnycastGate {
   constructor(private readonly d: GateDeps) {
     this.selfId = d.bus.selfId;
     this.debug = d.log.debug();
+    this.forwarder = new Forwarder(d, this.debug);
     this.views = new ViewHistory(d.membership.upNodes(), d.settings.second_chance);
     this.peers = this.livePeers();
     // Long enough for the slowest membership update to reach us, short next to any SIP timer.
@@ -113,7 +109,7 @@ export class AnycastGate {
   /** Wire the layers that exist only once the node has built them. */
   attach(tm: GateTm, reinject: (data: Buffer, env: Envelope) => void): void {
     this.tm = tm;
-    this.reinject = reinject;
+    this.forwarder.reinject = reinject;
   }
 
   /** Queries waiting for answers (0 when idle: the simulator's leak check). */
@@ -155,7 +151,7 @@ export class AnycastGate {
       this.d.counters.drop('bad_mac'); // forged or another cluster's: never on the bus
       return;
     }
-    this.forward(b.nodeId, res, env, false);
+    this.forwarder.forward(b.nodeId, res, env, false);
   }
 
   private request(req: SipMessage, env: Envelope, tm: GateTm): void {
@@ -197,7 +193,7 @@ export class AnycastGate {
     // We told another node this request was not here (it took it), or sent it on ourselves: copies follow.
     const promised = this.promised(key);
     if (promised !== 0) {
-      this.forward(promised, req, env, false);
+      this.forwarder.forward(promised, req, env, false);
       return;
     }
     if (this.d.settings.mode === 'hash') this.hashRoute(req, env, tm, key, lookup, hash);
@@ -218,7 +214,7 @@ export class AnycastGate {
       }
     }
     if (owner === this.selfId) this.local(req, env, tm);
-    else this.forward(owner, req, env, false);
+    else this.forwarder.forward(owner, req, env, false);
   }
 
   private receiverRoute(req: SipMessage, env: Envelope, tm: GateTm, key: string, lookup: string[]): void {
@@ -247,10 +243,10 @@ export class AnycastGate {
     // Kept twice as long as the answerers' promises: a copy they send us must still find it here.
     if (dst !== this.selfId) this.promise(p.key, dst, 2);
     if (dst === this.selfId) this.local(p.msg, p.env, tm);
-    else this.forward(dst, p.msg, p.env, second);
+    else this.forwarder.forward(dst, p.msg, p.env, second);
     for (const [msg, env] of p.followers) {
       if (dst === this.selfId) this.receive(msg, env);
-      else if (env.hops === 0) this.forward(dst, msg, env, second);
+      else if (env.hops === 0) this.forwarder.forward(dst, msg, env, second);
       else this.d.counters.drop('duplicate_elsewhere'); // a copy sent to us while we asked: the original went on
     }
   }
@@ -293,43 +289,18 @@ export class AnycastGate {
 
   // ---- the bus -------------------------------------------------------------------
 
-  private forward(dst: number, msg: SipMessage, env: Envelope, secondChance: boolean): void {
-    if (env.hops > 0) {
-      this.d.counters.drop('hop_limit'); // unreachable by construction; kept as the last guard
-      return;
-    }
-    const state = this.d.membership.state(dst);
-    if (state === undefined || state === 'down') {
-      this.d.counters.drop('owner_down');
-      if (this.debug) this.d.log.debug({ dst, state }, 'anycast: owner down, message dropped');
-      return;
-    }
-    const payload = encodeForward(env, msg.serialize(), secondChance ? FLAG_SECOND_CHANCE : 0);
-    if (!this.d.bus.send(dst, 'anycast', MSG_FORWARD, payload)) {
-      this.d.counters.drop('owner_unreachable');
-      if (this.debug) this.d.log.debug({ dst }, 'anycast: bus refused, message dropped');
-      return;
-    }
-    this.d.counters.sent('forward');
-    if (secondChance) this.d.counters.secondChance();
-    this.d.events?.onForward?.(dst, msg, env, secondChance);
-  }
-
   private onBus(m: BusMessage): void {
     switch (m.type) {
       case MSG_FORWARD:
-        return this.onForward(m.src, m.payload);
+        return this.forwarder.onForward(m.src, m.payload);
       case MSG_QUERY:
         return this.onQuery(m.src, m.payload);
       case MSG_ANSWER:
         return this.queries.onAnswer(m.src, m.payload);
       case MSG_RELAY:
-        return this.onRelay(m.src, m.payload);
-      case MSG_RELAY_FAILED: {
-        const cid = decodeRelayFailed(m.payload);
-        if (cid === null) return this.d.counters.drop('bad_bus_payload');
-        return this.d.relay.failed(m.src, cid);
-      }
+        return this.forwarder.onRelay(m.src, m.payload);
+      case MSG_RELAY_FAILED:
+        return this.forwarder.onRelayFailed(m.src, m.payload);
       case MSG_HISTORY_REQUEST:
         return this.history.onRequest(m.src);
       case MSG_HISTORY:
@@ -337,37 +308,6 @@ export class AnycastGate {
       default:
         this.d.counters.drop('bad_bus_payload');
     }
-  }
-
-  private onForward(src: number, payload: Uint8Array): void {
-    const f = decodeForward(payload);
-    if (f === null || this.reinject === undefined) {
-      this.d.counters.drop(f === null ? 'bad_bus_payload' : 'starting');
-      return;
-    }
-    if (f.env.hops !== 0) {
-      this.d.counters.drop('hop_limit');
-      return;
-    }
-    const env = f.env;
-    env.hops = 1;
-    if (env.transport !== 'udp' && env.connectionId !== undefined) env.connectionId = this.d.relay.localId(src, env.connectionId);
-    // Through ingress again: parsed and validated here as if read from our own socket.
-    this.reinject(f.data, env);
-  }
-
-  private onRelay(src: number, payload: Uint8Array): void {
-    const r = decodeRelay(payload);
-    if (r === null) {
-      this.d.counters.drop('bad_bus_payload');
-      return;
-    }
-    const cid = r.dest.connectionId ?? 0;
-    this.d.transport.send(r.data, r.dest, () => {
-      this.d.counters.drop('relay_failed');
-      // Tell the sender, so its transaction fails now (a 480 to the caller) rather than at timer B.
-      this.d.bus.send(src, 'anycast', MSG_RELAY_FAILED, encodeRelayFailed(cid));
-    });
   }
 
   // ---- here ----------------------------------------------------------------------
