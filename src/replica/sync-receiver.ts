@@ -56,18 +56,12 @@ export class SyncReceiver<V> {
    * Make the pull already running from `donor` the join sync: a peer that saw this node come back
    * offers a pull before the gate settles, and that pull is as whole as a join sync would be.
    */
-  adopt(donor: number): boolean {
+  adopt(donor: number): void {
     const s = this.inbound.get(donor);
-    if (!s) return false;
-    if (s.join) return true;
+    if (!s || s.join) return;
     s.join = true;
     this.status.attempts++;
-    Object.assign(this.status, { state: 'syncing', donor, session: s.id, received: s.received, chunks: s.index, started_at: new Date().toISOString() });
-    delete this.status.reason;
-    delete this.status.duration_ms;
-    if (s.expected) this.status.expected = s.expected;
-    else delete this.status.expected;
-    return true;
+    this.joinStarted(s);
   }
 
   pull(donor: number, join: boolean): boolean {
@@ -80,13 +74,17 @@ export class SyncReceiver<V> {
       return false;
     }
     this.inbound.set(donor, s);
-    if (join) {
-      Object.assign(this.status, { state: 'syncing', donor, session: s.id, received: 0, chunks: 0, started_at: new Date().toISOString() });
-      delete this.status.reason;
-      delete this.status.duration_ms;
-      delete this.status.expected;
-    }
+    if (join) this.joinStarted(s);
     return true;
+  }
+
+  /** `sync` of /status now follows `s`, from where it stands. */
+  private joinStarted(s: Inbound): void {
+    Object.assign(this.status, { state: 'syncing', donor: s.donor, session: s.id, received: s.received, chunks: s.index, started_at: new Date().toISOString() });
+    delete this.status.reason;
+    delete this.status.duration_ms;
+    if (s.expected) this.status.expected = s.expected;
+    else delete this.status.expected;
   }
 
   chunk(src: number, m: SyncChunkMsg): void {
