@@ -31,17 +31,22 @@ function ownPath(path: readonly string[]): readonly string[] {
   return path.length === 0 ? EMPTY_PATH : path.map(ownString);
 }
 
+// Optional fields are spread inside the literal: added after it, they would cost an extra property array (~40 B).
 function ownSource(s: BindingSource): BindingSource {
-  const out: BindingSource = { transport: s.transport, address: ownString(s.address), port: s.port, node: s.node };
-  if (s.socketId !== undefined) out.socketId = sharedString(s.socketId);
-  if (s.connectionId !== undefined) out.connectionId = s.connectionId;
-  if (s.connectionOnly !== undefined) out.connectionOnly = s.connectionOnly;
-  return out;
+  return {
+    transport: s.transport,
+    address: ownString(s.address),
+    port: s.port,
+    node: s.node,
+    ...(s.socketId !== undefined ? { socketId: sharedString(s.socketId) } : {}),
+    ...(s.connectionId !== undefined ? { connectionId: s.connectionId } : {}),
+    ...(s.connectionOnly !== undefined ? { connectionOnly: s.connectionOnly } : {}),
+  };
 }
 
 /** The binding as the table stores it: the same content, in compact form. */
 export function storedBinding(b: Binding): Binding {
-  const out: Binding = {
+  return {
     aor: ownString(b.aor),
     contact: ownString(b.contact),
     q: b.q,
@@ -51,9 +56,8 @@ export function storedBinding(b: Binding): Binding {
     cseq: b.cseq,
     path: ownPath(b.path),
     source: ownSource(b.source),
+    ...(b.userAgent !== undefined ? { userAgent: sharedString(b.userAgent) } : {}),
+    ...(b.instance !== undefined ? { instance: ownString(b.instance) } : {}),
+    ...(b.regId !== undefined ? { regId: b.regId } : {}),
   };
-  if (b.userAgent !== undefined) out.userAgent = sharedString(b.userAgent);
-  if (b.instance !== undefined) out.instance = ownString(b.instance);
-  if (b.regId !== undefined) out.regId = b.regId;
-  return out;
 }
