@@ -4,6 +4,7 @@
 import { pb } from '../bin-proto/proto.js';
 import type { Destination, TransportName } from '../transport/types.js';
 import type { TableKind } from '../replica/types.js';
+import { EMPTY_PATH, sharedString } from './stored.js';
 
 /** Where the REGISTER came from. For stream transports, `node` holds the connection `connectionId`. */
 export interface BindingSource extends Destination {
@@ -23,7 +24,7 @@ export interface Binding {
   callId: string;
   cseq: number;
   /** Path header values from the REGISTER (RFC 3327), top first. */
-  path: string[];
+  path: readonly string[];
   source: BindingSource;
   userAgent?: string;
   /** RFC 5626 +sip.instance and reg-id, when the UA sent them. */
@@ -46,7 +47,7 @@ export function encodeBinding(b: Binding): Uint8Array {
     q: b.qText,
     callId: b.callId,
     cseq: b.cseq,
-    path: b.path,
+    path: b.path as string[], // encode only reads it
     transport: s.transport,
     address: s.address,
     port: s.port,
@@ -73,16 +74,16 @@ export function decodeBinding(bytes: Uint8Array, expiresAt = 0): Binding {
     expiresAt,
     callId: m.callId ?? '',
     cseq: m.cseq ?? 0,
-    path: m.path ?? [],
+    path: m.path?.length ? m.path : EMPTY_PATH,
     source: {
       transport: transport as TransportName,
       address: m.address ?? '',
       port: m.port ?? 0,
-      ...(m.socketId ? { socketId: m.socketId } : {}),
+      ...(m.socketId ? { socketId: sharedString(m.socketId) } : {}),
       ...(m.connectionId ? { connectionId: m.connectionId } : {}),
       node: m.flowNode ?? 0,
     },
-    ...(m.userAgent ? { userAgent: m.userAgent } : {}),
+    ...(m.userAgent ? { userAgent: sharedString(m.userAgent) } : {}),
     ...(m.instance ? { instance: m.instance } : {}),
     ...(m.regId ? { regId: m.regId } : {}),
   };

@@ -8,6 +8,7 @@ import type { StoredRecord } from '../replica/types.js';
 import { normalizeHost } from '../sip/host.js';
 import { parseUri, uriKey } from '../sip/uri.js';
 import { type Binding, type BindingSource, locationKind } from './binding.js';
+import { storedBinding } from './stored.js';
 import type { Destination, Envelope } from '../transport/types.js';
 
 export interface LocationSettings {
@@ -19,7 +20,8 @@ export interface LocationSettings {
 
 /** Record key of a binding: its AOR and its contact URI's key (RFC 3261 URI equality). */
 export function bindingKey(aor: string, contact: string): string {
-  return aor + '\n' + uriKey(parseUri(contact));
+  // join, not +: it makes one flat string, where + would keep a chain of cons pieces per key.
+  return [aor, uriKey(parseUri(contact))].join('\n');
 }
 
 /**
@@ -62,11 +64,11 @@ export class LocationService {
 
   /** Add or refresh a binding here (and, through the replicator, everywhere). */
   put(b: Binding): void {
-    this.table.put(bindingKey(b.aor, b.contact), b, b.expiresAt);
+    this.table.put(bindingKey(b.aor, b.contact), storedBinding(b), b.expiresAt);
   }
 
   remove(b: Binding): void {
-    this.table.remove(bindingKey(b.aor, b.contact), b);
+    this.table.remove(bindingKey(b.aor, b.contact), storedBinding(b));
   }
 
   /** Where a REGISTER that arrived with `env` came from, in the form every node understands. */

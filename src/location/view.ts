@@ -13,7 +13,7 @@ export interface BindingView {
   expires_at: string;
   call_id: string;
   cseq: number;
-  path?: string[];
+  path?: readonly string[];
   /** transport:address:port the REGISTER came from, and the socket it came in on. */
   received: string;
   socket?: string;

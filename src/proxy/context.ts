@@ -18,7 +18,7 @@ export interface Target {
   /** Send to this URI's host without changing the Request-URI (Kamailio's $du): a gateway, a media server. */
   nextHop?: SipUri;
   /** Route values to put in front of the request's own (registrar Path, RFC 3327). */
-  routes?: string[];
+  routes?: readonly string[];
   /** Send from this listen socket. */
   socketId?: string;
   /** Send to this exact destination (a contact registered over TCP/WS: its connection). */
