@@ -9,7 +9,7 @@ import { normalizeHost } from '../sip/host.js';
 import { parseUri, uriKey } from '../sip/uri.js';
 import { type Binding, type BindingSource, locationKind } from './binding.js';
 import { storedBinding } from './stored.js';
-import type { Destination, Envelope } from '../transport/types.js';
+import { localFlows, type Destination, type Envelope, type FlowMap } from '../transport/types.js';
 
 export interface LocationSettings {
   /** registrar.max_expires, seconds: with the skew, how long a removal must be remembered. */
@@ -24,18 +24,6 @@ export function bindingKey(aor: string, contact: string): string {
   return [aor, uriKey(parseUri(contact))].join('\n');
 }
 
-/**
- * Stream connections across the cluster. A REGISTER relayed from the node that holds its TCP/WS
- * connection arrives with a local stand-in id (src/anycast/relay-sender.ts); a binding stores the
- * real holder, so any node can reach the phone through it.
- */
-export interface FlowMap {
-  /** The node and connection id behind connection `connectionId` as this node knows it. */
-  holder(connectionId: number): { node: number; connectionId: number };
-  /** The id this node sends on to reach connection `connectionId` of node `node`. */
-  reach(node: number, connectionId: number): number;
-}
-
 export class LocationService {
   readonly table: ReplicaTable<Binding>;
   /** AOR -> its live records. An array, not a Map: an AOR has a few bindings, and a Map per AOR costs ~200 bytes more. */
@@ -48,7 +36,7 @@ export class LocationService {
     readonly selfId: number,
     private readonly clock: Clock,
   ) {
-    this.flows = { holder: (connectionId) => ({ node: selfId, connectionId }), reach: (_node, connectionId) => connectionId };
+    this.flows = localFlows(selfId);
     this.table = new ReplicaTable(locationKind(settings.max_expires * 1000, settings.max_clock_skew), selfId, clock);
     this.table.onChange((key, before, after) => this.index(key, before, after));
   }

@@ -66,6 +66,7 @@ export class Node {
   proxy!: Proxy;
   /** RFC 3261 18.1.1 size rule of the proxy; its counts are exported as anysip_mtu_*. */
   mtu!: MtuPolicy;
+  private flowTokens!: FlowTokens;
   private admin: AdminServer | undefined;
   /** Drain and undrain (src/node/drain.ts): POST /drain, /undrain; `drain` in /status. */
   drain: Drain | undefined;
@@ -132,6 +133,7 @@ export class Node {
     const counters = this.metrics;
     const branchSecret = this.branchSecret;
     const mtuSettings = { udp_mtu_threshold: c.proxy.udp_mtu_threshold, max_message_size: c.transport.max_message_size };
+    this.flowTokens = new FlowTokens(branchSecret, c.node.id);
     this.mtu = new MtuPolicy(mtuSettings, () => this.transport.sockets(), (dest) => this.sendOut.socketFor(dest));
     this.proxy = new Proxy({
       nodeId: c.node.id,
@@ -145,7 +147,7 @@ export class Node {
       sender: this.sendOut,
       sockets: () => this.transport.sockets(),
       local: new LocalAddresses(sockets, c.proxy.domains),
-      flows: new FlowTokens(branchSecret),
+      flows: this.flowTokens,
       registrar: this.registrar,
       routes: c.routes,
       hook,
@@ -256,6 +258,7 @@ export class Node {
     this.anycast.gate.attach(this.tm, (data, env) => ingress.receive(data, env));
     this.out = this.anycast.sender;
     if (this.location) this.location.flows = this.anycast.sender;
+    this.flowTokens.flows = this.anycast.sender;
   }
 
   private next(msg: SipMessage, env: Envelope): void {

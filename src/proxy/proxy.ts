@@ -15,7 +15,7 @@ import { computeLoopHash } from '../tm/loop.js';
 import type { ClientTransaction, ServerTransaction, TransactionUser } from '../tm/types.js';
 import type { Destination, Envelope, Sender, SocketSpec } from '../transport/types.js';
 import { type ContextHost, ProxyContext, type Target } from './context.js';
-import type { FlowTokens } from './flow-token.js';
+import type { FlowRef, FlowTokens } from './flow-token.js';
 import { type CheckDeps, requestChecks } from './checks.js';
 import type { LocalAddresses } from './local-address.js';
 import { preprocessRoute } from './loose-route.js';
@@ -59,7 +59,7 @@ export interface ProxyDeps {
   sender: Sender;
   sockets: () => SocketSpec[];
   local: LocalAddresses;
-  /** Names WebSocket connections in our Record-Route (flow-token.ts). */
+  /** Names TCP/WS connections in our Record-Route (flow-token.ts). */
   flows: FlowTokens;
   registrar?: Registrar;
   routes: readonly RouteEntry[];
@@ -180,11 +180,7 @@ export class Proxy implements TransactionUser, ContextHost {
       const env = ctx.server.envelope;
       const inSock = this.socketById(env.socketId);
       const outSock = this.d.sender.socketFor(dest);
-      const inFlow =
-        env.transport === 'ws'
-          ? this.d.flows.encode({ transport: 'ws', address: env.remote.address, port: env.remote.port, connectionId: env.connectionId })
-          : undefined;
-      const outFlow = dest.transport === 'ws' && dest.connectionId !== undefined ? this.d.flows.encode(dest) : undefined;
+      const { inbound: inFlow, outbound: outFlow } = this.d.flows.forRecordRoute(inbound, env, dest);
       const anycastFor = this.d.settings.record_route_address === 'anycast' ? (sock: SocketSpec) => this.d.local.anycastFor(sock) : undefined;
       for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow, anycastFor).reverse()) req.prepend('Record-Route', rr);
     }
@@ -203,9 +199,10 @@ export class Proxy implements TransactionUser, ContextHost {
 
     // A Route remains: follow it (in-dialog requests, pre-loaded routes).
     if (req.has('route')) return ctx.start([[{ socketId }]]);
-    // Our Record-Route named the WebSocket connection of the other side: that is where it goes.
+    // Our Record-Route named the TCP/WS connection of the other side: that is where it goes. Gone,
+    // it is 430 Flow Failed (RFC 5626 5.3), unless the peer can be dialled as its request reads.
     const flow = this.flowTarget(ours, env);
-    if (flow) return ctx.start([[{ destination: flow }]]);
+    if (flow) return ctx.start([[{ destination: flow.destination, flow: true, alternates: flow.dialable ? [{ socketId }] : [] }]]);
 
     // Only a To tag makes a request in-dialog; a pre-loaded Route to us (an outbound proxy
     // setting) leaves an initial request to be routed like any other.
@@ -327,12 +324,12 @@ export class Proxy implements TransactionUser, ContextHost {
     return sockets.find((s) => s.role === 'unicast' && s.transport === env.transport)?.id;
   }
 
-  /** The WebSocket connection named by a flow token of ours, unless it is the one the request came on. */
-  private flowTarget(ours: SipUri[], env: Envelope): Destination | undefined {
+  /** The connection named by a flow token of ours, unless it is the one the request came on. */
+  private flowTarget(ours: SipUri[], env: Envelope): FlowRef | undefined {
     for (const { user } of ours) {
       if (!user) continue;
-      const dest = this.d.flows.decode(user);
-      if (dest && !(env.transport === 'ws' && dest.connectionId === env.connectionId)) return dest;
+      const ref = this.d.flows.decode(user);
+      if (ref && !this.d.flows.isArrival(ref, env.connectionId)) return ref;
     }
     return undefined;
   }
@@ -360,7 +357,7 @@ export class Proxy implements TransactionUser, ContextHost {
       if (!flow && !req.has('route') && this.d.local.isMe(parseUriShared(req.uri))) return this.d.counters.drop('ack_for_us');
       decrementMaxForwards(req, this.d.settings.max_forwards);
       const socketId = this.routeSocket(ours, env) ?? this.offAnycast(req, env) ?? this.sameSideSocket(req, env);
-      const dest = flow ?? this.nextHop(req, socketId);
+      const dest = flow?.destination ?? this.nextHop(req, socketId);
       if (dest instanceof Promise) dest.then((d) => this.sendAck(req, d), () => this.d.counters.drop('ack_unroutable'));
       else this.sendAck(req, dest);
     } catch (err) {

@@ -60,6 +60,23 @@ export interface Destination {
   connectionOnly?: boolean;
 }
 
+/**
+ * Stream connections across the cluster. A message relayed from the node that holds its TCP/WS
+ * connection arrives with a local stand-in id (src/anycast/relay-sender.ts); what must outlive
+ * the message (a binding, a flow token) names the real holder, so any node can reach it.
+ */
+export interface FlowMap {
+  /** The node and connection id behind connection `connectionId` as this node knows it. */
+  holder(connectionId: number): { node: number; connectionId: number };
+  /** The id this node sends on to reach connection `connectionId` of node `node`. */
+  reach(node: number, connectionId: number): number;
+}
+
+/** A single node: every connection is its own. */
+export function localFlows(selfId: number): FlowMap {
+  return { holder: (connectionId) => ({ node: selfId, connectionId }), reach: (_node, connectionId) => connectionId };
+}
+
 /** The part of the transport layer the upper layers use. */
 export interface Sender {
   /** Fire and forget. onError is called (once, asynchronously) if the data could not be sent. */

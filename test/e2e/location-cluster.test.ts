@@ -122,6 +122,8 @@ test('a phone registered over TCP is called through a node that does not hold it
   t.teardown(() => caller.close());
   for (const via of [1, 2]) t.is(await caller.call(c.ports[via]!.sip, 'tcpuser'), 200, `call through node ${via + 1}`);
   t.is(phone.answered, 2);
+  // The 2xx ACKs follow the flow token in our Record-Route back onto that connection too.
+  await waitFor(() => phone.acks === 2, 2000, 'both ACKs on the phone\'s connection');
   const connectsAfter = c.nodes.map((x) => x.transport.stats().tcpConnections);
   t.deepEqual(connectsAfter, connectsBefore, 'no node dialled a new connection to the phone');
 

@@ -10,8 +10,9 @@ export interface TcpPhone {
   socket: net.Socket;
   /** Sends a REGISTER and resolves with the final status code (rejects after `ms`). */
   register(ms?: number): Promise<number>;
-  /** INVITEs answered with 200 so far, and BYEs answered. */
+  /** INVITEs answered with 200 so far, ACKs received, and BYEs answered. */
   answered: number;
+  acks: number;
   byes: number;
   close(): void;
 }
@@ -36,6 +37,7 @@ export async function tcpPhone(o: { user: string; localAddress: string; port: nu
   const phone: TcpPhone = {
     socket,
     answered: 0,
+    acks: 0,
     byes: 0,
     register(ms = 3000) {
       const branch = `z9hG4bK-reg-${++cseq}-${Date.now()}`;
@@ -87,7 +89,9 @@ export async function tcpPhone(o: { user: string; localAddress: string; port: nu
     } else if (method === 'BYE') {
       phone.byes++;
       answer(msg, '200 OK', '');
-    } else if (method !== 'ACK') {
+    } else if (method === 'ACK') {
+      phone.acks++;
+    } else {
       answer(msg, '200 OK', '');
     }
   };

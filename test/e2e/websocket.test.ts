@@ -102,8 +102,8 @@ log: { level: error }
 test('a forged flow token in a Route does not steer a request onto a WebSocket connection', async (t) => {
   const { FlowTokens } = await import('../../src/proxy/flow-token.js');
   const tokens = new FlowTokens('secret-one-0123456789');
-  const token = tokens.encode({ transport: 'ws', address: '127.0.0.1', port: 40000, connectionId: 3 });
-  t.deepEqual(tokens.decode(token), { transport: 'ws', address: '127.0.0.1', port: 40000, connectionId: 3 });
+  const token = tokens.encode({ transport: 'ws', address: '127.0.0.1', port: 40000, connectionId: 3 })!;
+  t.deepEqual(tokens.decode(token)?.destination, { transport: 'ws', address: '127.0.0.1', port: 40000, connectionId: 3, connectionOnly: true });
   t.is(new FlowTokens('another-secret-0123456789').decode(token), undefined, 'other key');
   const [body] = token.split('.');
   const forgedBody = Buffer.from('4|127.0.0.1|40000').toString('base64url');
