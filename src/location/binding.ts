@@ -10,6 +10,8 @@ import { EMPTY_PATH, sharedString } from './stored.js';
 export interface BindingSource extends Destination {
   /** The node that holds the connection (stream transports); 0 when none is known. */
   node: number;
+  /** The phone registered its own address from behind a NAT: reach it where the REGISTER came from (nat.ts). */
+  nat?: true;
 }
 
 export interface Binding {
@@ -57,6 +59,7 @@ export function encodeBinding(b: Binding): Uint8Array {
     userAgent: b.userAgent ?? '',
     instance: b.instance ?? '',
     regId: b.regId ?? 0,
+    nat: s.nat ?? false,
   }).finish();
 }
 
@@ -82,6 +85,7 @@ export function decodeBinding(bytes: Uint8Array, expiresAt = 0): Binding {
       ...(m.socketId ? { socketId: sharedString(m.socketId) } : {}),
       ...(m.connectionId ? { connectionId: m.connectionId } : {}),
       node: m.flowNode ?? 0,
+      ...(m.nat ? { nat: true as const } : {}),
     },
     ...(m.userAgent ? { userAgent: sharedString(m.userAgent) } : {}),
     ...(m.instance ? { instance: m.instance } : {}),

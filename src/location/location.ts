@@ -72,7 +72,7 @@ export class LocationService {
 
   /** The binding's connection as this node sends to it (a stand-in id when another node holds it). */
   connectionOf(b: Binding): Destination {
-    const { node, ...dest } = b.source;
+    const { node, nat: _nat, ...dest } = b.source;
     dest.connectionOnly = true;
     if (dest.connectionId !== undefined && node) dest.connectionId = this.flows.reach(node, dest.connectionId);
     return dest;
@@ -82,18 +82,17 @@ export class LocationService {
    * Where a request to this binding must go, when not to its Contact as dialled:
    * - WebSocket: the connection it registered on (its Contact host is usually *.invalid);
    * - TCP: that connection, when the Contact is the address it connected from;
-   * - RFC 5626 outbound bindings (+sip.instance with reg-id): their flow, the address the REGISTER
-   *   came from, from the socket it came in on (the anycast address: a NAT pinhole opens toward it).
-   * A private Contact is not taken as a sign of NAT: a third-party registration (a gateway
-   * registering a core host's address) looks the same, and must be dialled as written.
+   * - RFC 5626 outbound bindings (+sip.instance with reg-id), and phones that registered their own
+   *   address from behind a NAT (nat.ts): their flow, the address the REGISTER came from, from the
+   *   socket it came in on (the anycast address: a NAT pinhole opens toward it).
    * undefined: dial the Contact.
    */
   destinationOf(b: Binding): Destination | undefined {
     const src = b.source;
     if (src.transport === 'ws') return this.connectionOf(b);
-    const uri = parseUri(b.contact);
-    const flow = b.instance !== undefined && b.regId !== undefined;
+    const flow = (b.instance !== undefined && b.regId !== undefined) || src.nat === true;
     if (src.transport === 'tcp') {
+      const uri = parseUri(b.contact);
       const same = normalizeHost(uri.host) === src.address.toLowerCase() && (uri.port ?? 5060) === src.port;
       return same || flow ? this.connectionOf(b) : undefined;
     }

@@ -41,6 +41,7 @@ function ownSource(s: BindingSource): BindingSource {
     ...(s.socketId !== undefined ? { socketId: sharedString(s.socketId) } : {}),
     ...(s.connectionId !== undefined ? { connectionId: s.connectionId } : {}),
     ...(s.connectionOnly !== undefined ? { connectionOnly: s.connectionOnly } : {}),
+    ...(s.nat ? { nat: true as const } : {}),
   };
 }
 

@@ -17,6 +17,8 @@ export interface BindingView {
   /** transport:address:port the REGISTER came from, and the socket it came in on. */
   received: string;
   socket?: string;
+  /** The phone registered its own address from behind a NAT: reached at `received` (nat.ts). */
+  nat?: true;
   /** Stream transports: the node holding the connection and its id there. */
   flow?: { node: number; connection: number };
   user_agent?: string;
@@ -36,6 +38,7 @@ export function bindingView(b: Binding, now: number): BindingView {
     ...(b.path.length ? { path: b.path } : {}),
     received: `${s.transport}:${s.address.includes(':') ? `[${s.address}]` : s.address}:${s.port}`,
     ...(s.socketId ? { socket: s.socketId } : {}),
+    ...(s.nat ? { nat: true as const } : {}),
     ...(s.connectionId !== undefined ? { flow: { node: s.node, connection: s.connectionId } } : {}),
     ...(b.userAgent ? { user_agent: b.userAgent } : {}),
     ...(b.instance ? { instance: b.instance } : {}),

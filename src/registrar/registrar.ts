@@ -11,6 +11,7 @@ import type { Envelope } from '../transport/types.js';
 import type { Binding } from '../location/binding.js';
 import type { LocationService } from '../location/location.js';
 import { aorOf } from '../location/aor.js';
+import { registeredFromBehindNat } from '../location/nat.js';
 
 export interface RegistrarSettings {
   default_expires: number;
@@ -130,7 +131,7 @@ export class Registrar {
         callId,
         cseq,
         path,
-        source,
+        source: registeredFromBehindNat(req.topVia, c.uri, env, path.length > 0) ? { ...source, nat: true } : source,
         ...(req.get('user-agent') !== undefined ? { userAgent: req.get('user-agent') } : {}),
         ...(instance ? { instance } : {}),
         ...(regId !== undefined ? { regId } : {}),

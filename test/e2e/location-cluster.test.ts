@@ -139,6 +139,26 @@ test('a phone registered over TCP is called through a node that does not hold it
   t.deepEqual(c.nodes.map((x) => x.transport.stats().tcpConnections), [0, 0, 0], 'nobody dialled the phone');
 });
 
+test('a UDP phone that registered its private address from behind a NAT is called where its REGISTER came from, through every node', async (t) => {
+  const c = await cluster(3);
+  t.teardown(async () => {
+    for (const x of c.nodes) await x.stop();
+  });
+  await waitFor(() => allUp(c.nodes, 3), 5000, 'three nodes up');
+  // Its Via and Contact say 127.0.0.2:5999 (nobody listens there); its packets come from 127.0.0.1.
+  const phone = await udpPhone('natted', 'example.com', '127.0.0.2:5999');
+  const caller = await udpPhone('caller');
+  t.teardown(() => {
+    phone.close();
+    caller.close();
+  });
+  t.is(await phone.register(c.ports[0]!.sip), 200);
+  await waitFor(() => c.nodes.every((x) => x.location!.size === 1), 2000, 'the binding everywhere');
+  t.true(c.nodes[2]!.location!.lookup('sip:natted@example.com')[0]!.source.nat, 'every node knows it is behind a NAT');
+  for (const via of [0, 1, 2]) t.is(await caller.call(c.ports[via]!.sip, 'natted'), 200, `call through node ${via + 1}`);
+  t.is(phone.answered, 3);
+});
+
 test('RFC 5626: one phone on two flows through two nodes is rung on one; when that flow is gone the call takes the other', async (t) => {
   const c = await cluster(3);
   t.teardown(async () => {

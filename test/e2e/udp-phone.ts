@@ -24,12 +24,17 @@ function header(msg: string, name: string): string[] {
 
 let seq = 0;
 
-export async function udpPhone(user: string, domain = 'example.com'): Promise<UdpPhone> {
+/**
+ * `advertise`: the address the phone writes in its Via (with rport) and Contact instead of its
+ * socket's, as a phone behind a NAT writes its private address.
+ */
+export async function udpPhone(user: string, domain = 'example.com', advertise?: string): Promise<UdpPhone> {
   const socket = createSocket('udp4');
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
   const port = socket.address().port;
   const waiting = new Map<string, (code: number, msg: string) => void>();
-  const here = `127.0.0.1:${port}`;
+  const here = advertise ?? `127.0.0.1:${port}`;
+  const rport = advertise ? ';rport' : '';
   const send = (text: string, to: number) => socket.send(Buffer.from(text, 'latin1'), to, '127.0.0.1');
 
   const transaction = (text: string, branch: string, to: number, ms: number, what: string) =>
@@ -55,7 +60,7 @@ export async function udpPhone(user: string, domain = 'example.com'): Promise<Ud
       const n = ++seq;
       const branch = `z9hG4bK-ureg-${n}-${process.pid}`;
       const text =
-        `REGISTER sip:${domain} SIP/2.0\r\nVia: SIP/2.0/UDP ${here};branch=${branch}\r\nMax-Forwards: 70\r\n` +
+        `REGISTER sip:${domain} SIP/2.0\r\nVia: SIP/2.0/UDP ${here}${rport};branch=${branch}\r\nMax-Forwards: 70\r\n` +
         `From: <sip:${user}@${domain}>;tag=r${n}\r\nTo: <sip:${user}@${domain}>\r\nCall-ID: reg-${user}-${n}-${process.pid}\r\n` +
         `CSeq: 1 REGISTER\r\nContact: <sip:${user}@${here}>\r\nExpires: ${expires}\r\nContent-Length: 0\r\n\r\n`;
       return (await transaction(text, branch, proxyPort, ms, `REGISTER ${user}`)).code;

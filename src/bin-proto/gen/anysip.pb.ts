@@ -2473,6 +2473,7 @@ export const anysip = $root.anysip = (() => {
              * @property {string|null} [userAgent] LocationBinding userAgent
              * @property {string|null} [instance] LocationBinding instance
              * @property {number|null} [regId] LocationBinding regId
+             * @property {boolean|null} [nat] LocationBinding nat
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2626,6 +2627,14 @@ export const anysip = $root.anysip = (() => {
             LocationBinding.prototype.regId = 0;
 
             /**
+             * LocationBinding nat.
+             * @member {boolean} nat
+             * @memberof anysip.bus.LocationBinding
+             * @instance
+             */
+            LocationBinding.prototype.nat = false;
+
+            /**
              * Creates a new LocationBinding instance using the specified properties.
              * @function create
              * @memberof anysip.bus.LocationBinding
@@ -2688,6 +2697,8 @@ export const anysip = $root.anysip = (() => {
                     writer.uint32(/* id 14, wireType 2 =*/114).string(message.instance);
                 if (message.regId != null && $Object.hasOwnProperty.call(message, "regId") && message.regId !== 0)
                     writer.uint32(/* id 15, wireType 0 =*/120).uint32(message.regId);
+                if (message.nat != null && $Object.hasOwnProperty.call(message, "nat") && message.nat !== false)
+                    writer.uint32(/* id 16, wireType 0 =*/128).bool(message.nat);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2864,6 +2875,15 @@ export const anysip = $root.anysip = (() => {
                                 message.regId = value;
                             else
                                 delete message.regId;
+                            continue;
+                        }
+                    case 16: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.nat = value;
+                            else
+                                delete message.nat;
                             continue;
                         }
                     }

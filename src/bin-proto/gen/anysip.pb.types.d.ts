@@ -1047,6 +1047,9 @@ export namespace anysip {
             /** LocationBinding regId. */
             regId: number;
 
+            /** LocationBinding nat. */
+            nat: boolean;
+
             /**
              * Creates a new LocationBinding instance using the specified properties.
              * @param [properties] Properties to set
@@ -1123,6 +1126,9 @@ export namespace anysip {
 
                 /** LocationBinding regId */
                 regId?: (number|null);
+
+                /** LocationBinding nat */
+                nat?: (boolean|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -32,6 +32,8 @@ test('a binding survives its wire encoding whole', (t) => {
   delete udp.instance;
   delete udp.regId;
   t.deepEqual(decodeBinding(encodeBinding(udp), udp.expiresAt), udp);
+  const nat = binding({ source: { ...udp.source, nat: true } });
+  t.deepEqual(decodeBinding(encodeBinding(nat), nat.expiresAt), nat, 'the NAT mark travels');
 });
 
 test('a binding without an AOR, a contact or a known transport is refused on decode', (t) => {
@@ -117,6 +119,11 @@ test('where a call to a binding goes: the Contact, the registered connection, or
   t.is(l.destinationOf(udp('sip:a@203.0.113.5:5060', '198.51.100.7')), undefined, 'a public Contact elsewhere is dialled too (a third-party registration)');
   const natted = udp('sip:a@192.168.1.20:5060', '198.51.100.7');
   t.is(l.destinationOf(natted), undefined, 'a private Contact is dialled as written (it may be a third-party registration)');
+  t.deepEqual(
+    l.destinationOf({ ...natted, source: { ...natted.source, nat: true } }),
+    { transport: 'udp', address: '198.51.100.7', port: 40123, socketId: 'anycast-udp' },
+    'a phone that registered from behind a NAT (nat.ts): where its REGISTER came from, from that socket',
+  );
   const outbound = udp('sip:a@203.0.113.5:5060;ob', '198.51.100.7');
   t.deepEqual(l.destinationOf({ ...outbound, instance: '"<urn:uuid:1>"', regId: 1 }), { transport: 'udp', address: '198.51.100.7', port: 40123, socketId: 'anycast-udp' }, 'RFC 5626: the flow, from the socket it came in on');
   const tcp = binding({ contact: 'sip:a@10.0.0.3:5062;transport=tcp', path: [], source: { transport: 'tcp', address: '198.51.100.7', port: 50000, connectionId: 7, node: 1 } });
@@ -125,6 +132,8 @@ test('where a call to a binding goes: the Contact, the registered connection, or
   delete plain.instance;
   delete plain.regId;
   t.is(l.destinationOf(plain), undefined, 'TCP with a Contact elsewhere: dialled');
+  const natTcp = l.destinationOf({ ...plain, source: { ...plain.source, nat: true } });
+  t.deepEqual(natTcp, { transport: 'tcp', address: '198.51.100.7', port: 50000, connectionId: 7, connectionOnly: true }, 'TCP from behind a NAT: the connection, nothing else');
   const ws = binding({ contact: 'sip:a@df7jal23ls0d.invalid;transport=ws', path: [], source: { transport: 'ws', address: '198.51.100.7', port: 50001, connectionId: 8, node: 1 } });
   t.like(l.destinationOf(ws), { transport: 'ws', connectionId: 8 });
 });

@@ -22,9 +22,9 @@ export function newRegistrar(extra: Partial<RegistrarSettings> = {}): Registrar 
 }
 
 let cseq = 1;
-export function register(contacts: string[], opts: { expires?: string; callId?: string; cseq?: number; extra?: [string, string][] } = {}) {
+export function register(contacts: string[], opts: { expires?: string; callId?: string; cseq?: number; extra?: [string, string][]; via?: string } = {}) {
   const m = SipMessage.request('REGISTER', 'sip:example.com');
-  m.append('Via', 'SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKreg' + cseq);
+  m.append('Via', `SIP/2.0/UDP ${opts.via ?? '192.0.2.10:5062'};branch=z9hG4bKreg${cseq}`);
   m.append('From', '<sip:alice@example.com>;tag=1');
   m.append('To', '<sip:alice@example.com>');
   m.append('Call-ID', opts.callId ?? 'reg-call-1');

@@ -87,3 +87,21 @@ test('a malformed Expires or q gets 400 with a reason, not an exception', (t) =>
   const q = r.handle(register(['<sip:alice@192.0.2.10>;q=2']), env, 0);
   t.is(q.response.status, 400);
 });
+
+test('a phone that registered its own address from behind a NAT is marked so; a third-party or public registration is not', (t) => {
+  const behind = { ...env, remote: { address: '198.51.100.7', port: 40123 } };
+  const nat = (contact: string, opts: Parameters<typeof register>[1]) => {
+    const r = newRegistrar();
+    t.is(r.handle(register([contact], opts), behind, 0).response.status, 200);
+    return r.lookup('sip:alice@example.com', 0)[0]?.source.nat;
+  };
+  t.true(nat('<sip:alice@192.168.1.20:5060>', { via: '192.168.1.20:5060', callId: 'n1' }), 'Via and Contact private, the REGISTER from the NAT');
+  t.true(nat('<sip:alice@203.0.113.5:5060>', { via: '203.0.113.5:5060', callId: 'n2' }), 'a public Via that is not where it came from (a NAT rewrote the port)');
+  t.is(nat('<sip:alice@10.1.1.1:5060>', { via: '198.51.100.7:40123', callId: 'n3' }), undefined, 'a third-party registration: the Contact is not its own Via host');
+  t.is(nat('<sip:alice@198.51.100.7:40123>', { via: '198.51.100.7:40123', callId: 'n4' }), undefined, 'a public phone, sent from where its Via says');
+  t.is(
+    nat('<sip:alice@192.168.1.21:5060>', { via: '192.168.1.21:5060', callId: 'n5', extra: [['Path', '<sip:edge.example.com;lr>'], ['Supported', 'path']] }),
+    undefined,
+    'through an edge proxy (Path), which reaches the phone itself',
+  );
+});
