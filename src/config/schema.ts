@@ -138,6 +138,7 @@ const registrarSchema = z.strictObject({
   max_contacts: z.int().min(1).default(10),
   max_clock_skew: z.number().min(0).max(60).default(2),
   keepalive_interval: z.int().min(0).max(3600).default(0),
+  keepalive_method: z.enum(['crlf', 'options']).default('crlf'),
   keepalive_nated_only: z.boolean().default(true),
   flow_timer: z.int().min(0).max(3600).default(0),
 });

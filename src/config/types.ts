@@ -83,8 +83,10 @@ export interface RegistrarConfig {
   max_contacts: number;
   /** Seconds of clock skew allowed between nodes (how long past max_expires a removal is remembered). */
   max_clock_skew: number;
-  /** Seconds between NAT keep-alives (CRLF CRLF) to a binding; 0: none. */
+  /** Seconds between NAT keep-alives to a binding; 0: none. */
   keepalive_interval: number;
+  /** What a keep-alive is: CRLF CRLF (RFC 5626 3.5.1), or an OPTIONS request the phone answers (nathelper's sipping). */
+  keepalive_method: 'crlf' | 'options';
   /** Keep-alives only to bindings reached through a flow (RFC 5626, TCP/WS connection). */
   keepalive_nated_only: boolean;
   /** RFC 5626 Flow-Timer sent in the 2xx to an outbound REGISTER (keep-alive seconds the UA should use); 0: none. */

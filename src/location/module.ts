@@ -80,7 +80,7 @@ export class LocationModule {
     const self = this.selfId;
     // A UDP binding's duty is its key's rendezvous owner over the up nodes: it moves when that node leaves.
     const isMine = membership ? (key: string) => ownerOf(key, membership.upNodes()) === self : () => true;
-    this.keepalives = new Keepalives(this.service, { interval: r.keepalive_interval, nated_only: r.keepalive_nated_only }, sender, isMine, this.clock);
+    this.keepalives = new Keepalives(this.service, { interval: r.keepalive_interval, nated_only: r.keepalive_nated_only, method: r.keepalive_method }, sender, isMine, this.clock);
     if (timers) this.keepalives.start();
   }
 

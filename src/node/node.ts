@@ -157,6 +157,7 @@ export class Node {
       toTags: this.toTags,
       log: this.log,
       mtu: this.mtu,
+      claimStray: (res) => this.locationModule?.keepalives?.claim(res) ?? false,
     });
     this.tm = new TransactionLayer({
       nodeId: c.node.id,

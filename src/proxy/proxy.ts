@@ -72,6 +72,8 @@ export interface ProxyDeps {
   log: Logger;
   /** Message size and UDP-to-TCP switch (RFC 3261 18.1.1, mtu.ts). */
   mtu: MtuPolicy;
+  /** A stray response another part of the node answers for (an OPTIONS keep-alive's): true when it took it. */
+  claimStray?: (res: SipMessage) => boolean;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH';
@@ -132,6 +134,7 @@ export class Proxy implements TransactionUser, ContextHost {
   }
 
   onStrayResponse(res: SipMessage, _env: Envelope): void {
+    if (this.d.claimStray?.(res)) return;
     // A response to something we forwarded statelessly, or a late 2xx: relay it if the top Via is ours.
     const branch = res.topVia.branch;
     if (branch === undefined || !this.d.tm.ownsBranch(branch) || res.vias.length < 2) {

@@ -19,9 +19,9 @@ interface Ports {
   bus: number;
 }
 
-function yaml(id: number, ports: Ports[]): string {
+function yaml(id: number, ports: Ports[], extra = ''): string {
   const p = ports[id - 1]!;
-  return `node: { id: ${id}, name: loc-${id} }
+  return `node: { id: ${id}, name: loc-${id} }${extra ? `\n${extra}` : ''}
 listen:
   - { id: sip, transport: udp, address: 127.0.0.1, port: ${p.sip} }
   - { id: sip-tcp, transport: tcp, address: 127.0.0.1, port: ${p.tcp} }
@@ -45,12 +45,12 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
   }
 }
 
-async function cluster(n: number): Promise<{ ports: Ports[]; nodes: Node[]; start(id: number): Promise<Node> }> {
+async function cluster(n: number, extra = ''): Promise<{ ports: Ports[]; nodes: Node[]; start(id: number): Promise<Node> }> {
   const ports: Ports[] = [];
   for (let i = 0; i < n; i++) ports.push({ sip: await freePort(), tcp: await freePort(), bus: await freePort() });
   const nodes: Node[] = [];
   const start = async (id: number) => {
-    const node = new Node(parseConfig(yaml(id, ports), `loc-${id}.yaml`), { log: silentLogger() });
+    const node = new Node(parseConfig(yaml(id, ports, extra), `loc-${id}.yaml`), { log: silentLogger() });
     await node.start();
     nodes[id - 1] = node;
     return node;
@@ -157,6 +157,27 @@ test('a UDP phone that registered its private address from behind a NAT is calle
   t.true(c.nodes[2]!.location!.lookup('sip:natted@example.com')[0]!.source.nat, 'every node knows it is behind a NAT');
   for (const via of [0, 1, 2]) t.is(await caller.call(c.ports[via]!.sip, 'natted'), 200, `call through node ${via + 1}`);
   t.is(phone.answered, 3);
+});
+
+test('OPTIONS keep-alives: one node of three pings a phone behind NAT, the phone answers, and the answer is counted, not dropped', async (t) => {
+  const c = await cluster(3, 'registrar: { keepalive_interval: 1, keepalive_method: options }');
+  t.teardown(async () => {
+    for (const x of c.nodes) await x.stop();
+  });
+  await waitFor(() => allUp(c.nodes, 3), 5000, 'three nodes up');
+  const phone = await udpPhone('pinged', 'example.com', '127.0.0.2:5999');
+  t.teardown(() => phone.close());
+  t.is(await phone.register(c.ports[1]!.sip), 200);
+  const counters = () => c.nodes.map((x) => x.locationModule!.keepalives!.counters);
+  await waitFor(() => counters().reduce((n, k) => n + k.keepalives_answered, 0) >= 2, 4000, 'two answered keep-alives');
+  const sent = counters().map((k) => k.keepalives_sent);
+  t.is(sent.filter((n) => n > 0).length, 1, `one node has the duty (sent per node: ${sent})`);
+  t.true(phone.options >= 2, 'the phone got them where its REGISTER came from');
+  t.deepEqual(
+    c.nodes.map((x) => x.metrics.counters().sip_drops_total.stray_response ?? 0),
+    [0, 0, 0],
+    'no answer was dropped as a stray response',
+  );
 });
 
 test('RFC 5626: one phone on two flows through two nodes is rung on one; when that flow is gone the call takes the other', async (t) => {

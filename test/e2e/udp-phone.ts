@@ -8,8 +8,9 @@ export interface UdpPhone {
   socket: Socket;
   port: number;
   user: string;
-  /** INVITEs answered with 200 so far. */
+  /** INVITEs answered with 200 so far, and OPTIONS. */
   answered: number;
+  options: number;
   /** REGISTER through the proxy at `port`, with its own Call-ID; resolves with the final status. */
   register(proxyPort: number, expires?: number, ms?: number): Promise<number>;
   /** INVITE `user` through the proxy at `port` with a fresh Call-ID; resolves with the final status (and ACKs a 2xx). */
@@ -56,6 +57,7 @@ export async function udpPhone(user: string, domain = 'example.com', advertise?:
     port,
     user,
     answered: 0,
+    options: 0,
     async register(proxyPort, expires = 300, ms = 3000) {
       const n = ++seq;
       const branch = `z9hG4bK-ureg-${n}-${process.pid}`;
@@ -102,6 +104,7 @@ export async function udpPhone(user: string, domain = 'example.com', advertise?:
     const method = msg.slice(0, msg.indexOf(' '));
     if (method === 'ACK') return;
     if (method === 'INVITE') phone.answered++;
+    if (method === 'OPTIONS') phone.options++;
     const to = header(msg, 'To')[0]!;
     const vias = header(msg, 'Via').map((v) => `Via: ${v}\r\n`).join('');
     const rr = header(msg, 'Record-Route').map((v) => `Record-Route: ${v}\r\n`).join('');
