@@ -49,6 +49,9 @@ export interface TransportStats {
   framingErrors: number;
   /** CRLF keep-alives received (UDP CRLF datagrams and stream CRLFCRLF pings). */
   keepalives: number;
+  /** STUN Binding requests answered on UDP sockets (RFC 5626 keep-alives), and other STUN messages dropped. */
+  stunKeepalives: number;
+  stunDropped: number;
   /** Sends that failed (onError was called, or would have been). Sum of sendErrorsByReason. */
   sendErrors: number;
   /** Exceptions thrown by onMessage (the layers above), caught so they never reach a socket; logged, rate-limited. */
@@ -78,6 +81,8 @@ export function newStats(): TransportStats {
     wsConnections: 0,
     framingErrors: 0,
     keepalives: 0,
+    stunKeepalives: 0,
+    stunDropped: 0,
     sendErrors: 0,
     handlerErrors: 0,
     inboundConnections: 0,

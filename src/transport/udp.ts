@@ -8,6 +8,7 @@ import { TransportError } from '../core/errors.js';
 import { familyOf, formatEndpoint, normalizeAddress, toSocketFamily, type Family } from './address.js';
 import { bindError } from './bind-error.js';
 import { countSendError, failSend, type TransportContext } from './context.js';
+import { looksLikeStun, stunBindingResponse } from './stun.js';
 import type { Destination, Endpoint, Envelope, SocketSpec } from './types.js';
 
 const RECV_BUFFER = 4 * 1024 * 1024;
@@ -126,6 +127,10 @@ export class UdpListener {
       stats.keepalives++;
       return;
     }
+    if (looksLikeStun(data)) {
+      this.answerStun(data, rinfo);
+      return;
+    }
     stats.udpIn++;
     const env: Envelope = {
       transport: 'udp',
@@ -139,4 +144,15 @@ export class UdpListener {
     if (data.length > this.ctx.maxMessageSize) env.oversize = data.length;
     this.ctx.deliver(data, env);
   };
+
+  /** A STUN keep-alive (stun.ts) gets its Binding answer from this socket; other STUN is counted and dropped. */
+  private answerStun(data: Buffer, rinfo: dgram.RemoteInfo): void {
+    const res = stunBindingResponse(data, { address: normalizeAddress(rinfo.address), port: rinfo.port });
+    if (!res) {
+      this.ctx.stats.stunDropped++;
+      return;
+    }
+    this.ctx.stats.stunKeepalives++;
+    this.socket?.send(res, rinfo.port, rinfo.address, this.sent);
+  }
 }
