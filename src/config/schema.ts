@@ -123,6 +123,7 @@ const transportSchema = z
 const proxySchema = z.strictObject({
   record_route: z.boolean().default(true),
   record_route_address: z.enum(['socket', 'anycast']).default('socket'),
+  add_path: z.enum(['outbound', 'always', 'never']).default('outbound'),
   max_forwards: z.int().min(1).max(255).default(70),
   domains: z.array(domain).default([]),
   proxy_require_supported: z.array(z.string().regex(TOKEN, { message: 'must be an option tag (a SIP token)' })).default([]),

@@ -62,6 +62,8 @@ export interface ProxyConfig {
    * death of the node that set it up; the core must then reach the anycast address.
    */
   record_route_address: 'socket' | 'anycast';
+  /** Path (RFC 3327) with a flow token on REGISTERs relayed to another registrar: RFC 5626 outbound ones, all, or none. */
+  add_path: 'outbound' | 'always' | 'never';
   /** Max-Forwards we set on a request that has none. */
   max_forwards: number;
   /** Lower-cased. Empty = responsible for any domain. */

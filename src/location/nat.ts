@@ -15,7 +15,12 @@ import type { Envelope } from '../transport/types.js';
 /** True when `contact` is the phone's own address behind a NAT: reach it where the REGISTER came from instead. */
 export function registeredFromBehindNat(via: Via, contact: SipUri, env: Envelope, hasPath: boolean): boolean {
   // Through an edge proxy (Path), the source is that proxy, which reaches the phone itself.
-  if (hasPath || env.transport === 'ws') return false;
+  return !hasPath && sentFromBehindNat(via, contact, env);
+}
+
+/** The sender of a request (its top Via and Contact) wrote its own address, and a NAT changed it on the way. */
+export function sentFromBehindNat(via: Via, contact: SipUri, env: Envelope): boolean {
+  if (env.transport === 'ws') return false;
   const viaHost = normalizeHost(via.host);
   if (normalizeHost(contact.host) !== viaHost) return false;
   return viaHost !== env.remote.address.toLowerCase() || (via.port ?? 5060) !== env.remote.port;

@@ -1,25 +1,30 @@
 // Flow tokens (in the spirit of RFC 5626 section 5.2): the user part of our
-// Record-Route URI names the TCP or WebSocket connection a dialog's peer sits
-// on, so the dialog's later requests (ACK, re-INVITE, BYE) reach it on that
-// connection: a WebSocket Contact is usually *.invalid (RFC 7118), and a phone
-// behind NAT or a firewall cannot be dialled at its Contact. The token names the
-// node that holds the connection, so whichever node a later request lands on
-// relays it there. A MAC keeps a client from steering requests onto someone
-// else's connection.
+// Record-Route or Path URI names the flow a peer sits on, so the requests that
+// come back along that route (a dialog's ACK, re-INVITE and BYE; calls a home
+// registrar sends to a phone we relayed the REGISTER of) reach it on that flow:
+// - a TCP or WebSocket connection, naming the node that holds it, so whichever
+//   node a later request lands on relays it there. A WebSocket Contact is
+//   usually *.invalid (RFC 7118), and a phone behind NAT or a firewall cannot
+//   be dialled at its Contact;
+// - a UDP source address and the socket it came in on (the anycast address,
+//   where the peer's NAT pinhole points), for a peer behind NAT.
+// A MAC keeps a client from steering requests onto someone else's flow.
 
 import { createHmac } from 'node:crypto';
+import { sentFromBehindNat } from '../location/nat.js';
 import { parseNameAddr } from '../sip/headers.js';
 import { normalizeHost } from '../sip/host.js';
 import type { SipMessage } from '../sip/message.js';
 import { localFlows, type Destination, type Envelope, type FlowMap } from '../transport/types.js';
 
 const MAC_CHARS = 8;
-const TRANSPORTS = { t: 'tcp', w: 'ws' } as const;
+const TRANSPORTS = { t: 'tcp', w: 'ws', u: 'udp' } as const;
 
-/** A connection a token names: where to send, and the node and connection id that hold it. */
+/** A flow a token names: where to send, and (streams) the node and connection id that hold it. */
 export interface FlowRef {
-  /** Always connectionOnly: the transport never dials the address a connection came from. */
+  /** Streams: always connectionOnly, the transport never dials the address a connection came from. */
   destination: Destination;
+  /** 0 for UDP. */
   node: number;
   connectionId: number;
   /**
@@ -42,45 +47,57 @@ export class FlowTokens {
   }
 
   /**
-   * Tokens for the two Record-Route entries of a dialog-initiating request: the connection it came
-   * in on, and the one it leaves on (a phone registered over TCP/WS). Undefined for a side that is
-   * on no stream connection.
+   * Tokens for the two Record-Route entries of a dialog-initiating request: the flow it came in
+   * on (a stream connection, or a UDP peer behind NAT), and the connection it leaves on (a phone
+   * registered over TCP/WS). Undefined for a side that needs none.
    */
   forRecordRoute(req: SipMessage, env: Envelope, out: Destination): { inbound?: string; outbound?: string } {
-    const inbound =
-      env.connectionId === undefined
-        ? undefined
-        : this.encode(
-            { transport: env.transport, address: env.remote.address, port: env.remote.port, connectionId: env.connectionId },
-            !contactIsSource(req, env),
-          );
+    const inbound = env.transport === 'udp' && !behindNat(req, env) ? undefined : this.arrival(req, env);
     const outbound = out.connectionId === undefined ? undefined : this.encode(out, !out.connectionOnly);
     return { inbound, outbound };
   }
 
-  /** A token for the stream connection `dest` is on (its connectionId as this node knows it), or undefined when it is on none. */
+  /** The token of the flow a request arrived on (its Path entry when we relay a REGISTER, RFC 5626 5.1). */
+  arrival(req: SipMessage, env: Envelope): string | undefined {
+    const dest: Destination = { transport: env.transport, address: env.remote.address, port: env.remote.port };
+    if (env.connectionId !== undefined) dest.connectionId = env.connectionId;
+    else dest.socketId = env.socketId;
+    return this.encode(dest, !contactIsSource(req, env));
+  }
+
+  /** A token for the flow `dest` is on (its connectionId as this node knows it), or undefined when it names none. */
   encode(dest: Destination, dialable = false): string | undefined {
-    if (dest.connectionId === undefined || (dest.transport !== 'tcp' && dest.transport !== 'ws')) return undefined;
-    const { node, connectionId } = this.flows.holder(dest.connectionId);
-    const kind = dest.transport === 'tcp' ? 't' : 'w';
-    const fallback = dialable && dest.transport === 'tcp' ? 'd' : '';
-    const body = Buffer.from(`${kind}${fallback}|${node}|${connectionId}|${dest.address}|${dest.port}`, 'latin1').toString('base64url');
+    let head: string;
+    if (dest.transport === 'udp') {
+      if (dest.socketId === undefined || dest.socketId.includes('|')) return undefined;
+      head = `u|0|0|${dest.address}|${dest.port}|${dest.socketId}`;
+    } else {
+      if (dest.connectionId === undefined || (dest.transport !== 'tcp' && dest.transport !== 'ws')) return undefined;
+      const { node, connectionId } = this.flows.holder(dest.connectionId);
+      const kind = dest.transport === 'tcp' ? (dialable ? 'td' : 't') : 'w';
+      head = `${kind}|${node}|${connectionId}|${dest.address}|${dest.port}`;
+    }
+    const body = Buffer.from(head, 'latin1').toString('base64url');
     return `${body}.${this.mac(body)}`;
   }
 
-  /** The connection a token names, or undefined for anything that is not a valid token of ours. */
+  /** The flow a token names, or undefined for anything that is not a valid token of ours. */
   decode(user: string | undefined): FlowRef | undefined {
     if (!user) return undefined;
     const dot = user.indexOf('.');
     if (dot <= 0) return undefined;
     const body = user.slice(0, dot);
     if (user.slice(dot + 1) !== this.mac(body)) return undefined;
-    const [kind, nodeText, conn, address, port] = Buffer.from(body, 'base64url').toString('latin1').split('|');
-    const transport = TRANSPORTS[kind?.[0] as keyof typeof TRANSPORTS];
+    const [kind = '', nodeText, conn, address, port, socketId] = Buffer.from(body, 'base64url').toString('latin1').split('|');
+    const transport = TRANSPORTS[kind[0] as keyof typeof TRANSPORTS];
     const node = Number(nodeText);
     const connectionId = Number(conn);
     const portNum = Number(port);
-    if (!transport || kind!.length > 2 || !address || ![node, connectionId, portNum].every(Number.isSafeInteger)) return undefined;
+    if (!transport || kind.length > 2 || !address || ![node, connectionId, portNum].every(Number.isSafeInteger)) return undefined;
+    if (transport === 'udp') {
+      if (!socketId) return undefined;
+      return { destination: { transport, address, port: portNum, socketId }, node: 0, connectionId: 0, dialable: false };
+    }
     return {
       destination: { transport, address, port: portNum, connectionId: this.flows.reach(node, connectionId), connectionOnly: true },
       node,
@@ -89,10 +106,13 @@ export class FlowTokens {
     };
   }
 
-  /** The connection a message arrived on is the one `ref` names (whichever node relayed it here). */
-  isArrival(ref: FlowRef, arrivalConnectionId: number | undefined): boolean {
-    if (arrivalConnectionId === undefined) return false;
-    const h = this.flows.holder(arrivalConnectionId);
+  /** The request arrived on the flow `ref` names (whichever node relayed it here). */
+  isArrival(ref: FlowRef, env: Envelope): boolean {
+    if (ref.destination.transport === 'udp') {
+      return env.transport === 'udp' && env.remote.address === ref.destination.address && env.remote.port === ref.destination.port;
+    }
+    if (env.connectionId === undefined) return false;
+    const h = this.flows.holder(env.connectionId);
     return h.node === ref.node && h.connectionId === ref.connectionId;
   }
 
@@ -101,14 +121,28 @@ export class FlowTokens {
   }
 }
 
+function contactUri(req: SipMessage) {
+  const contact = req.get('contact');
+  if (contact === undefined) return undefined;
+  try {
+    return parseNameAddr(contact).uri;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The request's Contact is the address its connection came from: the peer listens nowhere else (or is behind NAT). */
 function contactIsSource(req: SipMessage, env: Envelope): boolean {
-  const contact = req.get('contact');
-  if (contact === undefined) return true;
+  const uri = contactUri(req);
+  return uri === undefined || (normalizeHost(uri.host) === env.remote.address.toLowerCase() && (uri.port ?? 5060) === env.remote.port);
+}
+
+/** A UDP peer behind NAT (location/nat.ts): its Contact cannot be reached, its source can. */
+function behindNat(req: SipMessage, env: Envelope): boolean {
+  const uri = contactUri(req);
   try {
-    const { uri } = parseNameAddr(contact);
-    return normalizeHost(uri.host) === env.remote.address.toLowerCase() && (uri.port ?? 5060) === env.remote.port;
+    return uri !== undefined && sentFromBehindNat(req.topVia, uri, env);
   } catch {
-    return true;
+    return false;
   }
 }

@@ -20,11 +20,12 @@ import { type CheckDeps, requestChecks } from './checks.js';
 import type { LocalAddresses } from './local-address.js';
 import { preprocessRoute } from './loose-route.js';
 import type { MtuPolicy } from './mtu.js';
-import { recordRoutes } from './record-route.js';
+import { type RouteStampDeps, stampRoutes } from './record-route.js';
+import { SocketChoice } from './sockets.js';
 import { resolveUri } from './resolve.js';
 import { checkDecision, type RouteHook, routeRequest } from './route-hook.js';
 import { matchRoute, type RouteEntry } from './route-table.js';
-import { contactGroups, decrementMaxForwards, isDialogInitiating, routeTarget, safeReason, sameSide } from './targets.js';
+import { contactGroups, decrementMaxForwards, routeTarget, safeReason, sameSide } from './targets.js';
 
 /** The part of the transaction layer the proxy drives. */
 export interface TransactionApi {
@@ -48,6 +49,7 @@ export interface ProxyCounters {
 export interface ProxySettings {
   record_route: boolean;
   record_route_address: 'socket' | 'anycast';
+  add_path: 'outbound' | 'always' | 'never';
   max_forwards: number;
   proxy_require_supported: string[];
 }
@@ -80,14 +82,29 @@ const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK,
 
 export class Proxy implements TransactionUser, ContextHost {
   private readonly checkDeps: CheckDeps;
+  private readonly stampDeps: RouteStampDeps;
+  private readonly socketChoice: SocketChoice;
 
   constructor(private readonly d: ProxyDeps) {
+    this.socketChoice = new SocketChoice(d.sockets, d.local);
     this.checkDeps = {
       nodeId: d.nodeId,
       decodeBranch: (branch) => d.tm.decodeBranch(branch),
       // Read at each request: settings may be replaced on reload.
       get proxyRequireSupported() {
         return d.settings.proxy_require_supported;
+      },
+    };
+    const anycastFor = (sock: SocketSpec) => d.local.anycastFor(sock);
+    this.stampDeps = {
+      flows: d.flows,
+      get settings() {
+        return d.settings;
+      },
+      socketById: (id) => this.socketChoice.byId(id),
+      socketFor: (dest) => d.sender.socketFor(dest),
+      get anycastFor() {
+        return d.settings.record_route_address === 'anycast' ? anycastFor : undefined;
       },
     };
   }
@@ -179,14 +196,7 @@ export class Proxy implements TransactionUser, ContextHost {
   }
 
   private sendBranch(ctx: ProxyContext, inbound: SipMessage, req: SipMessage, dest: Destination): ClientTransaction {
-    if (this.d.settings.record_route && isDialogInitiating(inbound)) {
-      const env = ctx.server.envelope;
-      const inSock = this.socketById(env.socketId);
-      const outSock = this.d.sender.socketFor(dest);
-      const { inbound: inFlow, outbound: outFlow } = this.d.flows.forRecordRoute(inbound, env, dest);
-      const anycastFor = this.d.settings.record_route_address === 'anycast' ? (sock: SocketSpec) => this.d.local.anycastFor(sock) : undefined;
-      for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow, anycastFor).reverse()) req.prepend('Record-Route', rr);
-    }
+    stampRoutes(req, inbound, ctx.server.envelope, dest, this.stampDeps);
     return this.d.tm.request(req, this.d.mtu.fit(req, dest), ctx, { loop: ctx.loopHash });
   }
 
@@ -198,7 +208,7 @@ export class Proxy implements TransactionUser, ContextHost {
     const { ours } = preprocessRoute(req, this.d.local);
     const ruri = parseUriShared(req.uri);
     // After a double Record-Route, leave from the socket our other entry names (the side the next hop is on).
-    const socketId = this.routeSocket(ours, env) ?? this.offAnycast(req, env);
+    const socketId = this.socketChoice.fromRoute(ours, env) ?? this.socketChoice.offAnycast(req, env);
 
     // A Route remains: follow it (in-dialog requests, pre-loaded routes).
     if (req.has('route')) return ctx.start([[{ socketId }]]);
@@ -269,7 +279,7 @@ export class Proxy implements TransactionUser, ContextHost {
     if (target.nextHop) {
       return resolveUri(target.nextHop, target.socketId ?? sameSide(target.nextHop, env));
     }
-    return this.nextHop(req, target.socketId ?? this.sameSideSocket(req, env));
+    return this.nextHop(req, target.socketId ?? this.socketChoice.sameSide(req, env));
   }
 
   /** Where a request goes next: its top Route, else its Request-URI (16.6 steps 6-7). */
@@ -292,53 +302,14 @@ export class Proxy implements TransactionUser, ContextHost {
     return resolveUri(uri, socketId);
   }
 
-  /** Stay on the socket the request came in on when the next hop uses the same transport. */
-  private sameSideSocket(req: SipMessage, env: Envelope): string | undefined {
-    try {
-      const routes = req.getAll('route');
-      return sameSide(routes.length ? parseNameAddr(routes[0]!).uri : parseUriShared(req.uri), env);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * After a double Record-Route, the last of our entries a request removes faces where it goes next
-   * (the route set is in travel order): leave from its socket (Kamailio's double-RR socket). Undefined
-   * when that is the socket the request came in on. With anycast entries both name the same address,
-   * and only this order tells the sides apart.
-   */
-  private routeSocket(ours: SipUri[], env: Envelope): string | undefined {
-    if (ours.length < 2) return undefined;
-    const socket = this.d.local.socketOf(ours[ours.length - 1]!);
-    return socket && socket.id !== env.socketId ? socket.id : undefined;
-  }
-
-  /**
-   * A request that came in on the anycast side and still has a foreign Route once ours are gone is
-   * on its way to the callee's side: another node's unicast Record-Route entry, or a core proxy.
-   * It leaves from a unicast socket: the anycast address is the receiving node's own address too,
-   * and a host drops packets that arrive from one of its own addresses.
-   */
-  private offAnycast(req: SipMessage, env: Envelope): string | undefined {
-    if (!req.has('route')) return undefined;
-    const sockets = this.d.sockets();
-    if (sockets.find((s) => s.id === env.socketId)?.role !== 'anycast') return undefined;
-    return sockets.find((s) => s.role === 'unicast' && s.transport === env.transport)?.id;
-  }
-
   /** The connection named by a flow token of ours, unless it is the one the request came on. */
   private flowTarget(ours: SipUri[], env: Envelope): FlowRef | undefined {
     for (const { user } of ours) {
       if (!user) continue;
       const ref = this.d.flows.decode(user);
-      if (ref && !this.d.flows.isArrival(ref, env.connectionId)) return ref;
+      if (ref && !this.d.flows.isArrival(ref, env)) return ref;
     }
     return undefined;
-  }
-
-  private socketById(id: string): SocketSpec | undefined {
-    return this.d.sockets().find((s) => s.id === id);
   }
 
   private sendAck(req: SipMessage, dest: Destination): void {
@@ -359,7 +330,7 @@ export class Proxy implements TransactionUser, ContextHost {
       const flow = req.has('route') ? undefined : this.flowTarget(ours, env);
       if (!flow && !req.has('route') && this.d.local.isMe(parseUriShared(req.uri))) return this.d.counters.drop('ack_for_us');
       decrementMaxForwards(req, this.d.settings.max_forwards);
-      const socketId = this.routeSocket(ours, env) ?? this.offAnycast(req, env) ?? this.sameSideSocket(req, env);
+      const socketId = this.socketChoice.fromRoute(ours, env) ?? this.socketChoice.offAnycast(req, env) ?? this.socketChoice.sameSide(req, env);
       const dest = flow?.destination ?? this.nextHop(req, socketId);
       if (dest instanceof Promise) dest.then((d) => this.sendAck(req, d), () => this.d.counters.drop('ack_unroutable'));
       else this.sendAck(req, dest);

@@ -22,9 +22,22 @@ function header(msg: string, name: string): string[] {
   return [...msg.matchAll(re)].map((m) => m[1]!.trim());
 }
 
-/** `contactParams`: appended to the Contact header (RFC 5626: `;+sip.instance=...;reg-id=1`); `supported`: a Supported header. */
-export async function tcpPhone(o: { user: string; localAddress: string; port: number; host?: string; contactParams?: string; supported?: string }): Promise<TcpPhone> {
+/**
+ * `contactParams`: appended to the Contact header (RFC 5626: `;+sip.instance=...;reg-id=1`); `supported`: a Supported header;
+ * `domain`: the domain it registers in (default: the proxy's address).
+ */
+export async function tcpPhone(o: {
+  user: string;
+  localAddress: string;
+  port: number;
+  host?: string;
+  contactParams?: string;
+  supported?: string;
+  domain?: string;
+}): Promise<TcpPhone> {
   const host = o.host ?? '127.0.0.1';
+  const registrar = o.domain ?? `${host}:${o.port}`;
+  const aorHost = o.domain ?? host;
   const socket = net.connect({ host, port: o.port, localAddress: o.localAddress });
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
@@ -42,8 +55,8 @@ export async function tcpPhone(o: { user: string; localAddress: string; port: nu
     register(ms = 3000) {
       const branch = `z9hG4bK-reg-${++cseq}-${Date.now()}`;
       socket.write(
-        `REGISTER sip:${host}:${o.port} SIP/2.0\r\nVia: SIP/2.0/TCP ${here};branch=${branch}\r\n` +
-          `From: <sip:${o.user}@${host}>;tag=ph-${o.user}\r\nTo: <sip:${o.user}@${host}>\r\n` +
+        `REGISTER sip:${registrar} SIP/2.0\r\nVia: SIP/2.0/TCP ${here};branch=${branch}\r\n` +
+          `From: <sip:${o.user}@${aorHost}>;tag=ph-${o.user}\r\nTo: <sip:${o.user}@${aorHost}>\r\n` +
           `Call-ID: reg-${o.user}-${here}\r\nCSeq: ${cseq} REGISTER\r\n` +
           `Contact: <sip:${o.user}@${here};transport=tcp>;expires=300${o.contactParams ?? ''}\r\n` +
           `${o.supported ? `Supported: ${o.supported}\r\n` : ''}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,

@@ -54,9 +54,9 @@ test('a TCP token minted on one node names that node and connection; another nod
   t.is(there.connectionId, 7);
   t.true(there.destination.connectionId! >= 2 ** 40, 'node 3 sends on its stand-in, which relays to node 1');
   t.deepEqual(n3.flows.holder(there.destination.connectionId!), { node: 1, connectionId: 7 });
-  t.true(n3.isArrival(there, there.destination.connectionId), 'a request relayed to node 3 from that connection came on it');
-  t.false(n3.isArrival(there, 7), "node 3's own connection 7 is another one");
-  t.false(n1.isArrival(here, undefined), 'a UDP request came on no connection');
+  t.true(n3.isArrival(there, { ...tcpEnv, connectionId: there.destination.connectionId }), 'a request relayed to node 3 from that connection came on it');
+  t.false(n3.isArrival(there, tcpEnv), "node 3's own connection 7 is another one");
+  t.false(n1.isArrival(here, { ...tcpEnv, transport: 'udp', connectionId: undefined } as Envelope), 'a UDP request came on no connection');
 });
 
 test('a token minted for a stand-in names the node that really holds the connection', (t) => {
@@ -91,4 +91,22 @@ test('a forged, re-keyed or truncated token names no connection', (t) => {
   t.is(n1.decode(body), undefined, 'no MAC');
   t.is(n1.decode('alice'), undefined, 'a plain user part');
   t.is(n1.encode({ transport: 'udp', address: '198.51.100.7', port: 5060, connectionId: 7 }), undefined, 'UDP has no flow');
+});
+
+test('a UDP caller behind NAT gets a token naming its source and socket; one that is not gets none', (t) => {
+  const n1 = node(1);
+  const udpEnv = { ...tcpEnv, transport: 'udp', socketId: 'anycast-udp', connectionId: undefined } as Envelope;
+  const natted = parseMessage(
+    Buffer.from(
+      'INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.5:5060;rport;branch=z9hG4bK1\r\n' +
+        'From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: ft2\r\nCSeq: 1 INVITE\r\n' +
+        'Contact: <sip:alice@192.168.1.5:5060>\r\nContent-Length: 0\r\n\r\n',
+    ),
+  );
+  const out = { transport: 'udp' as const, address: '203.0.113.1', port: 5060 };
+  const ref = n1.decode(n1.forRecordRoute(natted, udpEnv, out).inbound)!;
+  t.deepEqual(ref.destination, { transport: 'udp', address: '198.51.100.7', port: 40001, socketId: 'anycast-udp' });
+  t.true(n1.isArrival(ref, udpEnv), 'the caller\'s own requests came from there');
+  t.false(n1.isArrival(ref, { ...udpEnv, remote: { address: '198.51.100.7', port: 40002 } }));
+  t.is(n1.forRecordRoute(invite('sip:alice@198.51.100.7:40001'), { ...udpEnv }, out).inbound, undefined, 'a caller whose Via is where it sent from');
 });
