@@ -124,6 +124,15 @@ function drainSection(desc, node, supported, runDir) {
   return s;
 }
 
+/**
+ * Who may use a lab node: the client and core networks are trusted peers (SIPp has no credentials
+ * unless a scenario brings them), so the lab relays as it did before authentication existed.
+ */
+function authSection(desc, supported) {
+  if (!supported.includes('auth')) return '';
+  return `auth:\n  trusted: [${desc.client.network}, ${desc.core.network}]\n`;
+}
+
 /** The anysip YAML config of one node. */
 export function nodeYaml(desc, node, supported = [], runDir = '/run/anysip-lab') {
   const a = desc.anycast;
@@ -146,7 +155,7 @@ routes:
     socket: core-tcp
   - targets: ["sip:${c.address}:${c.uasPort};transport=udp"]
     socket: core-udp
-${clusterSections(desc, node, supported)}${drainSection(desc, node, supported, runDir)}admin:
+${clusterSections(desc, node, supported)}${drainSection(desc, node, supported, runDir)}${authSection(desc, supported)}admin:
   address: ${node.admin.address}
   port: ${node.admin.port}
 log:

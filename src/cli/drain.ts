@@ -17,7 +17,8 @@ export interface DrainOptions {
 /** Exit codes: 0 done (drained with --wait), 1 admin endpoint unreachable or error, 4 --wait timed out. */
 export const EXIT_TIMEOUT = 4;
 
-async function call(endpoint: string, method: 'GET' | 'POST', path: string): Promise<Record<string, unknown>> {
+/** One request to the admin endpoint; throws with the HTTP status and the node's error message. */
+export async function call(endpoint: string, method: 'GET' | 'POST', path: string): Promise<Record<string, unknown>> {
   const res = await fetch(`http://${endpoint}${path}`, { method, signal: AbortSignal.timeout(15_000) });
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (!res.ok) throw new Error(`HTTP ${res.status}${typeof body.error === 'string' ? `: ${body.error}` : ''}`);

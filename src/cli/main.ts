@@ -1,4 +1,4 @@
-// The `anysip` command: start, parse, status, drain, undrain.
+// The `anysip` command: start, parse, status, drain, undrain, reload, location.
 
 import { writeFileSync, rmSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -9,6 +9,7 @@ import { runParse } from './parse.js';
 import { runLocation } from './location.js';
 import { runStatus } from './status.js';
 import { runDrain } from './drain.js';
+import { runReload } from './reload.js';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -49,6 +50,13 @@ export async function main(argv: string[]): Promise<number> {
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
+        process.on('SIGHUP', () => {
+          try {
+            node.reload();
+          } catch (err) {
+            node.log.error({ err: (err as Error).message }, 'reload refused, keeping what was loaded');
+          }
+        });
         fatal = (err) => {
           node.log.fatal({ err: err.message }, 'fatal, stopping');
           process.stderr.write(`anysip: ${err.message}\n`);
@@ -97,6 +105,16 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print JSON')
     .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
       exitCode = await runDrain('undrain', opts, process.stdout, process.stderr);
+    });
+
+  program
+    .command('reload')
+    .description('read the subscriber file again without a restart (a bad file is refused, the old one stays)')
+    .option('-c, --config <file>', 'config file (to find the admin endpoint)')
+    .option('--admin <host:port>', 'admin endpoint (default from config, else 127.0.0.1:8060)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
+      exitCode = await runReload(opts, process.stdout, process.stderr);
     });
 
   const location = program.command('location').description('the cluster-wide location table, as this node holds it');

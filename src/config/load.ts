@@ -122,6 +122,12 @@ function analyse(text: string, file: string): { config?: Config; errors: ConfigE
     if (!isFile(hook)) problems.push({ path: ['route_hook'], message: `no such file: ${hook}` });
     config.route_hook = hook;
   }
+  if (config.auth.subscribers !== undefined) {
+    const base = file === EMBEDDED_FILE ? process.cwd() : dirname(resolve(file));
+    const subscribers = resolve(base, config.auth.subscribers);
+    if (!isFile(subscribers)) problems.push({ path: ['auth', 'subscribers'], message: `no such file: ${subscribers}` });
+    config.auth.subscribers = subscribers;
+  }
   if (problems.length > 0) return { errors: inFileOrder(problems.map((p) => where(p.path, p.message))) };
   return { config, errors: [] };
 }

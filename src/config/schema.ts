@@ -205,6 +205,30 @@ const anycastSchema = z.strictObject({
   query_timeout: z.int().min(1).max(10_000).default(50),
 });
 
+// Who may use the node (src/auth/README.md).
+const cidr = z.string().refine(
+  (s) => {
+    const [address = '', bits, ...rest] = s.split('/');
+    if (rest.length || !isIpLiteral(address)) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n <= (address.includes(':') ? 128 : 32);
+  },
+  { message: 'must be an IP address or CIDR (10.0.0.0/8, 2001:db8::/32)' },
+);
+
+const authSchema = z.strictObject({
+  subscribers: z.string().min(1).optional(),
+  realm: z.string().regex(/^[^\s"\\]+$/, { message: 'must have no spaces, quotes or backslashes' }).optional(),
+  algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['SHA-256', 'MD5']),
+  nonce_expires: z.int().min(10).max(3600).default(300),
+  max_nonces: z.int().min(100).max(10_000_000).default(100_000),
+  register: z.boolean().default(true),
+  local_users: z.boolean().default(true),
+  trusted: z.array(cidr).default([]),
+  open_relay: z.boolean().default(false),
+});
+
 // Drain (src/node/drain.ts): how the node stops and resumes announcing the anycast route.
 const drainSchema = z.strictObject({
   withdraw_command: z.string().min(1).optional(),
@@ -228,6 +252,7 @@ export const configSchema = z.strictObject({
   cluster: clusterSchema.optional(),
   anycast: anycastSchema.prefault({}),
   drain: drainSchema.prefault({}),
+  auth: authSchema.prefault({}),
 })
   .transform((c) => ({ ...c, node: { ...c.node, branch_secret: branchSecretFor(c.node.branch_secret, c.cluster?.secret) } }));
 
@@ -274,6 +299,20 @@ export function crossCheck(c: Config): Problem[] {
 
   if (c.cluster) out.push(...crossCheckCluster(c, binds));
 
+  // A node on a public address with nobody to authenticate is an open relay within hours.
+  const a = c.auth;
+  if (!a.subscribers && a.trusted.length === 0 && !a.open_relay) {
+    const exposed = c.listen.findIndex((l) => !isLoopback(l.address));
+    if (exposed >= 0) {
+      out.push({
+        path: ['listen', exposed, 'address'],
+        message:
+          `${c.listen[exposed]!.address} is not a loopback address and nothing says who may use the node: ` +
+          'set auth.subscribers (a subscriber file), auth.trusted (peers by address), or auth.open_relay: true',
+      });
+    }
+  }
+
   c.routes.forEach((route, i) => {
     if (route.socket !== undefined && !ids.has(route.socket)) {
       const known = [...ids.keys()].map((k) => `"${k}"`).join(', ');
@@ -281,6 +320,10 @@ export function crossCheck(c: Config): Problem[] {
     }
   });
   return out;
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || /^127\./.test(address);
 }
 
 function crossCheckCluster(c: Config, binds: Map<string, number>): Problem[] {

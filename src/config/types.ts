@@ -177,6 +177,28 @@ export interface DrainConfig {
   command_timeout: number;
 }
 
+/** Who may use the node (src/auth/README.md). */
+export interface AuthConfig {
+  /** Subscriber file (absolute, resolved against the config file's folder). Unset: no digest users. */
+  subscribers?: string;
+  /** Realm of every challenge; unset: the AOR's domain (REGISTER) or the From domain. */
+  realm?: string;
+  /** Offered most preferred first (RFC 8760). */
+  algorithms: Array<'SHA-256' | 'MD5'>;
+  /** Seconds a nonce is accepted. */
+  nonce_expires: number;
+  /** Nonces whose nonce-counts are kept (replay protection) at most. */
+  max_nonces: number;
+  /** REGISTERs for our domains authenticate (401). */
+  register: boolean;
+  /** Initial requests from our users (From in our domain) authenticate (407). */
+  local_users: boolean;
+  /** Addresses and CIDRs that skip authentication (gateways, media servers). */
+  trusted: string[];
+  /** Relay for anyone, and allow a non-loopback node without authentication. */
+  open_relay: boolean;
+}
+
 export interface Config {
   node: NodeConfig;
   listen: ListenConfig[];
@@ -192,4 +214,5 @@ export interface Config {
   cluster?: ClusterConfig;
   anycast: AnycastConfig;
   drain: DrainConfig;
+  auth: AuthConfig;
 }

@@ -15,6 +15,7 @@ import { MtuPolicy } from '../proxy/mtu.js';
 import { loadRouteHook } from '../proxy/route-hook.js';
 import { Registrar } from '../registrar/registrar.js';
 import { LocationModule } from '../location/module.js';
+import { AuthModule } from '../auth/module.js';
 import type { LocationService } from '../location/location.js';
 import type { Binding } from '../location/binding.js';
 import type { Replicator } from '../replica/replicator.js';
@@ -60,6 +61,8 @@ export class Node {
   readonly transport: NodeTransport;
   readonly wheel: TimerWheel;
   readonly registrar: Registrar | undefined;
+  /** Digest users, nonces and the access policy (src/auth); undefined on an open node. */
+  readonly auth: AuthModule | undefined;
   /** The cluster-wide binding table (src/location), its replication and keep-alives. */
   readonly locationModule: LocationModule | undefined;
   tm!: TransactionLayer;
@@ -117,6 +120,7 @@ export class Node {
     this.toTags = new ToTagKey(this.branchSecret);
     this.locationModule = config.registrar.enabled ? new LocationModule(config.registrar, config.node.id, this.clock) : undefined;
     this.registrar = this.locationModule ? new Registrar(config.registrar, this.locationModule.service, this.toTags) : undefined;
+    this.auth = AuthModule.needed(config.auth) ? new AuthModule(config.auth, this.branchSecret, config.node.id, () => this.clock.now()) : undefined;
   }
 
   /** Bind every socket, load the route hook, start timers and the admin endpoint. */
@@ -158,6 +162,7 @@ export class Node {
       log: this.log,
       mtu: this.mtu,
       claimStray: (res) => this.locationModule?.keepalives?.claim(res) ?? false,
+      ...(this.auth ? { access: (req, source, facts) => this.auth!.decide(req, source, facts) } : {}),
     });
     this.tm = new TransactionLayer({
       nodeId: c.node.id,
@@ -191,6 +196,8 @@ export class Node {
     this.metrics.addSnapshot({ prefix: 'mtu_', read: () => ({ ...this.mtu.counts }) });
     const location = this.locationModule;
     if (location) this.metrics.addSnapshot({ prefix: 'location_', read: () => location.figures(), gauges: LocationModule.GAUGES });
+    const auth = this.auth;
+    if (auth) this.metrics.addSnapshot({ prefix: 'auth_', read: () => auth.figures(), gauges: AuthModule.GAUGES });
     this.metrics.addSnapshot({ prefix: 'transactions_', read: () => ({ ...this.tm.stats().counters, timers: this.tm.stats().timers }), gauges: ['timers'] });
     if (c.cluster) {
       this.cluster = new Cluster({ config: c.cluster, node: c.node, metrics: this.metrics, clock: this.clock, log: this.log });
@@ -223,7 +230,7 @@ export class Node {
         port: c.admin.port,
         metrics: this.metrics,
         status: () => this.status(),
-        actions: { drain: async () => this.drain!.drain(), undrain: async () => this.drain!.undrain() },
+        actions: { drain: async () => this.drain!.drain(), undrain: async () => this.drain!.undrain(), reload: async () => this.reload() },
         ...(this.locationModule ? { views: { location: this.locationModule.view() } } : {}),
       });
       this.adminPort = await this.admin.start();
@@ -290,6 +297,13 @@ export class Node {
     await this.transport.stop();
   }
 
+  /** What can change without a restart (`anysip reload`, SIGHUP): the subscriber file. Throws ConfigError, keeping the old. */
+  reload(): Record<string, unknown> {
+    const subscribers = this.auth?.reload();
+    this.log.info({ subscribers }, 'reloaded');
+    return { reloaded: true, ...(subscribers !== undefined ? { subscribers } : {}) };
+  }
+
   /** What `anysip status` and GET /status show. */
   status(): Record<string, unknown> {
     const tm = this.tm?.stats();
@@ -300,6 +314,7 @@ export class Node {
       transactions: tm,
       registrar: this.location ? { contacts: this.location.size, aors: this.location.aors } : undefined,
       location: this.locationModule?.status(),
+      auth: this.auth?.status(),
       transport: this.transport.stats(),
       counters: this.metrics.counters(),
       cluster: this.cluster?.status(),

@@ -61,6 +61,8 @@ export class ProxyContext implements ClientHandler {
   private readonly challenges: Array<[string, string]> = [];
   finalSent = false;
   cancelled = false;
+  /** `user@realm` that authenticated the request (src/auth), for the route hook. */
+  authenticated: string | undefined;
   /** Loop-detection hash of the request as received; stamped into every branch we fork. */
   loopHash: string | undefined;
 

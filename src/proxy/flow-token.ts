@@ -116,6 +116,15 @@ export class FlowTokens {
     return h.node === ref.node && h.connectionId === ref.connectionId;
   }
 
+  /**
+   * The tag of our Record-Route entries for the dialog of `callId` (`;d=`): an in-dialog request
+   * whose Route of ours carries it really is in a dialog we record-routed, so the access policy
+   * lets it follow its route; a Route of ours written by hand (to relay through us) lacks it.
+   */
+  routeTag(callId: string): string {
+    return this.mac('d|' + callId);
+  }
+
   private mac(body: string): string {
     return createHmac('sha256', this.secret).update(body).digest('base64url').slice(0, MAC_CHARS);
   }

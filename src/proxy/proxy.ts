@@ -22,6 +22,8 @@ import { preprocessRoute } from './loose-route.js';
 import type { MtuPolicy } from './mtu.js';
 import { type RouteStampDeps, stampRoutes } from './record-route.js';
 import { SocketChoice } from './sockets.js';
+import { requestFacts } from './access.js';
+import type { RequestFacts, Verdict } from '../auth/policy.js';
 import { resolveUri } from './resolve.js';
 import { checkDecision, type RouteHook, routeRequest } from './route-hook.js';
 import { matchRoute, type RouteEntry } from './route-table.js';
@@ -76,6 +78,8 @@ export interface ProxyDeps {
   mtu: MtuPolicy;
   /** A stray response another part of the node answers for (an OPTIONS keep-alive's): true when it took it. */
   claimStray?: (res: SipMessage) => boolean;
+  /** Who may do what (src/auth): undefined serves anyone (a loopback node, or auth.open_relay without users). */
+  access?: (req: SipMessage, source: string, facts: RequestFacts) => Verdict;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH';
@@ -209,6 +213,13 @@ export class Proxy implements TransactionUser, ContextHost {
     const ruri = parseUriShared(req.uri);
     // After a double Record-Route, leave from the socket our other entry names (the side the next hop is on).
     const socketId = this.socketChoice.fromRoute(ours, env) ?? this.socketChoice.offAnycast(req, env);
+    // OPTIONS to us (a phone's keep-alive, a monitor) needs no credentials; anything else asks the policy.
+    const toUs = this.d.local.isMe(ruri) && !ruri.user && !req.has('route');
+    if (this.d.access && !(toUs && req.method === 'OPTIONS')) {
+      const verdict = this.d.access(req, env.remote.address, requestFacts(req, ruri, ours, this.d.local, this.d.routes, this.d.flows));
+      if (verdict.kind !== 'pass') return this.refuse(server, verdict);
+      ctx.authenticated = verdict.user;
+    }
 
     // A Route remains: follow it (in-dialog requests, pre-loaded routes).
     if (req.has('route')) return ctx.start([[{ socketId }]]);
@@ -240,7 +251,7 @@ export class Proxy implements TransactionUser, ContextHost {
   }
 
   private async routeByHook(req: SipMessage, env: Envelope, ctx: ProxyContext, ruri: SipUri): Promise<void> {
-    const decision = checkDecision(await this.d.hook!(routeRequest(req, env)));
+    const decision = checkDecision(await this.d.hook!(routeRequest(req, env, ctx.authenticated)));
     if (decision) {
       if ('status' in decision) return this.reply(ctx.server, this.localResponse(req, decision.status, { reason: decision.reason }));
       const targets = decision.targets.map((uri) => routeTarget(uri, decision.socket));
@@ -327,6 +338,10 @@ export class Proxy implements TransactionUser, ContextHost {
       const mf = req.get('max-forwards');
       if (mf !== undefined && parseMaxForwards(mf) === 0) return this.d.counters.drop('ack_max_forwards');
       const { ours } = preprocessRoute(req, this.d.local);
+      // An ACK cannot be challenged: one that would be relayed for someone the policy refuses is dropped.
+      if (this.d.access?.(req, env.remote.address, requestFacts(req, parseUriShared(req.uri), ours, this.d.local, this.d.routes, this.d.flows)).kind === 'refused') {
+        return this.d.counters.drop('ack_refused');
+      }
       const flow = req.has('route') ? undefined : this.flowTarget(ours, env);
       if (!flow && !req.has('route') && this.d.local.isMe(parseUriShared(req.uri))) return this.d.counters.drop('ack_for_us');
       decrementMaxForwards(req, this.d.settings.max_forwards);
@@ -338,6 +353,12 @@ export class Proxy implements TransactionUser, ContextHost {
       this.d.log.debug({ err }, 'cannot route ACK');
       this.d.counters.drop('ack_unroutable');
     }
+  }
+
+  /** A challenge (401/407 with its headers) or a 403 with the policy's reason. */
+  private refuse(server: ServerTransaction, v: Exclude<Verdict, { kind: 'pass' }>): void {
+    const opts = v.kind === 'challenge' ? { headers: v.headers } : { reason: v.reason };
+    this.reply(server, this.localResponse(server.request, v.status, opts));
   }
 
   private answerOptions(server: ServerTransaction): void {

@@ -31,7 +31,8 @@ export function stampRoutes(req: SipMessage, inbound: SipMessage, env: Envelope,
     const inSock = d.socketById(env.socketId);
     const outSock = d.socketFor(dest);
     const { inbound: inFlow, outbound: outFlow } = d.flows.forRecordRoute(inbound, env, dest);
-    for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow, d.anycastFor).reverse()) req.prepend('Record-Route', rr);
+    const tag = d.flows.routeTag(inbound.callId);
+    for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow, d.anycastFor, tag).reverse()) req.prepend('Record-Route', rr);
     return;
   }
   if (inbound.method !== 'REGISTER' || d.settings.add_path === 'never') return;
@@ -55,14 +56,15 @@ function asksForOutbound(req: SipMessage): boolean {
  * which socket of whichever node removes it the request then leaves from: the dialog is no longer
  * tied to the node that set it up.
  */
-export function recordRouteFor(socket: SocketSpec, flowToken?: string, via?: SocketSpec): string {
+export function recordRouteFor(socket: SocketSpec, flowToken?: string, via?: SocketSpec, dialogTag?: string): string {
   const named = via ?? socket;
   const host = named.advertise ?? named.address;
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const transport = socket.transport === 'udp' ? '' : `;transport=${socket.transport}`;
   const user = flowToken ? `${flowToken}@` : '';
   const side = via ? `;s=${socket.id}` : '';
-  return `<sip:${user}${hostPart}:${named.port}${transport};lr${side}>`;
+  const tag = dialogTag ? `;d=${dialogTag}` : '';
+  return `<sip:${user}${hostPart}:${named.port}${transport};lr${side}${tag}>`;
 }
 
 /**
@@ -76,7 +78,8 @@ export function recordRoutes(
   inFlow?: string,
   outFlow?: string,
   anycastFor?: (s: SocketSpec) => SocketSpec | undefined,
+  dialogTag?: string,
 ): string[] {
-  if (inbound.id === outbound.id && !inFlow && !outFlow) return [recordRouteFor(outbound, undefined, anycastFor?.(outbound))];
-  return [recordRouteFor(outbound, outFlow, anycastFor?.(outbound)), recordRouteFor(inbound, inFlow, anycastFor?.(inbound))];
+  if (inbound.id === outbound.id && !inFlow && !outFlow) return [recordRouteFor(outbound, undefined, anycastFor?.(outbound), dialogTag)];
+  return [recordRouteFor(outbound, outFlow, anycastFor?.(outbound), dialogTag), recordRouteFor(inbound, inFlow, anycastFor?.(inbound), dialogTag)];
 }

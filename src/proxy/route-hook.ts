@@ -17,6 +17,8 @@ export interface RouteRequest {
   /** First value of a header by name (case-insensitive, compact forms accepted). */
   header(name: string): string | undefined;
   source: { transport: string; address: string; port: number; socketId: string };
+  /** `user@realm` that authenticated this request with digest (src/auth), when one did. */
+  authenticated?: string;
   message: SipMessage;
 }
 
@@ -58,7 +60,7 @@ export function checkDecision(d: unknown): RouteDecision | undefined {
   throw new RouteHookError('route hook must return { targets: [...] } or { status: 300..699 }');
 }
 
-export function routeRequest(msg: SipMessage, env: Envelope): RouteRequest {
+export function routeRequest(msg: SipMessage, env: Envelope, authenticated?: string): RouteRequest {
   return {
     method: msg.method,
     uri: msg.uri,
@@ -67,6 +69,7 @@ export function routeRequest(msg: SipMessage, env: Envelope): RouteRequest {
     to: msg.get('to') ?? '',
     header: (name: string) => msg.get(headerKey(name)),
     source: { transport: env.transport, address: env.remote.address, port: env.remote.port, socketId: env.socketId },
+    ...(authenticated !== undefined ? { authenticated } : {}),
     message: msg,
   };
 }

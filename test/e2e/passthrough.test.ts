@@ -74,7 +74,7 @@ log: { level: error }
       t.regex(out, /^INVITE sip:carol@example\.com SIP\/2\.0\r\n/);
       t.regex(out, /\r\nMax-Forwards: 8\r\n/, 'Max-Forwards decremented');
       t.regex(out, new RegExp(`^Via: SIP/2\\.0/UDP ${hostPart.replace(/[[\]]/g, '\\$&')}:${proxyPort};branch=z9hG4bK\\.`, 'm'), 'our Via on top');
-      t.regex(out, /^Record-Route: <sip:.*;lr>\r$/m);
+      t.regex(out, /^Record-Route: <sip:.*;lr;d=[A-Za-z0-9_-]{8}>\r$/m);
     } finally {
       uas.close();
       uac.close();

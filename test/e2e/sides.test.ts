@@ -8,6 +8,13 @@ import { buildResponse } from '../../src/sip/response.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { freePort, startNode } from './harness.js';
 
+/** A Record-Route entry without its dialog tag (`;d=`, 8 MAC chars: src/proxy/flow-token.ts routeTag), which every entry must carry. */
+function untagged(rr: string): string {
+  const m = /;d=[A-Za-z0-9_-]{8}(?=[;>])/.exec(rr);
+  if (!m) throw new Error(`no dialog tag in ${rr}`);
+  return rr.replace(m[0], '');
+}
+
 class Peer {
   private queue: Array<[SipMessage, RemoteInfo]> = [];
   private waiter: (() => void) | undefined;
@@ -85,7 +92,7 @@ routes:
     const [invite, from] = await callee.next();
     t.is(from.port, corePort, 'the INVITE leaves from the core socket');
     const rr = invite.getAll('record-route');
-    t.deepEqual(rr, [`<sip:127.0.0.1:${corePort};lr>`, `<sip:127.0.0.1:${edgePort};lr>`]);
+    t.deepEqual(rr.map(untagged), [`<sip:127.0.0.1:${corePort};lr>`, `<sip:127.0.0.1:${edgePort};lr>`]);
     const ok = buildResponse(invite, 200, {
       toTag: 'e1',
       headers: [...rr.map((v): [string, string] => ['Record-Route', v]), ['Contact', `<sip:callee@127.0.0.1:${callee.port}>`]],
@@ -159,7 +166,7 @@ routes:
     const [invite, from] = await callee.next();
     t.is(from.port, corePort);
     const rr = invite.getAll('record-route');
-    t.deepEqual(rr, [`<sip:127.0.0.1:${edgePort};lr;s=core>`, `<sip:127.0.0.1:${edgePort};lr>`], 'both entries name the anycast address');
+    t.deepEqual(rr.map(untagged), [`<sip:127.0.0.1:${edgePort};lr;s=core>`, `<sip:127.0.0.1:${edgePort};lr>`], 'both entries name the anycast address');
 
     // Callee hangs up: its route set is the Record-Route as is; it reaches the anycast address (any node).
     callee.send(

@@ -79,7 +79,7 @@ log: { level: error }
     t.is(invite.method, 'INVITE');
     const rr = invite.getAll('record-route');
     t.is(rr.length, 2, 'double Record-Route: the request changed side (UDP -> WS)');
-    t.regex(rr[0]!, /^<sip:[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+@127\.0\.0\.1:\d+;transport=ws;lr>$/, 'WS-side entry carries a flow token');
+    t.regex(rr[0]!, /^<sip:[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+@127\.0\.0\.1:\d+;transport=ws;lr;d=[A-Za-z0-9_-]{8}>$/, 'WS-side entry carries a flow token');
 
     const contact: Array<[string, string]> = [['Contact', '<sip:wsuser@df7jal23ls0d.invalid;transport=ws>']];
     const rrHeaders: Array<[string, string]> = rr.map((v) => ['Record-Route', v]);

@@ -139,14 +139,17 @@ test('per-packet nft ruleset maps numgen over the live next hops only', (t) => {
 
 test('node configs rendered by the lab are valid anysip configs (with cluster:/anycast: when the schema has them)', (t) => {
   const d = describe({ nodes: 3 });
-  const variants: string[][] = [[]];
-  if (yamlKnows(['cluster', 'anycast'])) variants.push(['cluster', 'anycast']);
+  // A node on the lab's addresses must say who may use it: the lab trusts its client and core networks.
+  t.true(yamlKnows(['auth']));
+  const variants: string[][] = [['auth']];
+  if (yamlKnows(['cluster', 'anycast'])) variants.push(['cluster', 'anycast', 'auth']);
   for (const sections of variants) {
     for (const n of d.nodes) {
       const c: Any = parseConfig(nodeYaml(d, n, sections), `${n.name}.yaml`);
       t.is(c.node.id, n.id);
       t.deepEqual(c.listen.map((l: Any) => `${l.transport}:${l.address}:${l.role}`), ['udp:192.0.2.10:anycast', 'tcp:192.0.2.10:anycast', `udp:${n.address}:unicast`, `tcp:${n.address}:unicast`]);
-      if (sections.length) {
+      t.deepEqual(c.auth.trusted, [d.client.network, d.core.network]);
+      if (sections.includes('cluster')) {
         t.is(c.cluster.peers.length, 3);
         t.is(c.cluster.bus.address, n.address);
       }

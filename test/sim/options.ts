@@ -102,6 +102,9 @@ registrar:
   default_expires: 60
 admin:
   enabled: false
+# The simulator checks transactions and the location table; who may relay is tested in test/unit/auth and test/e2e/auth.
+auth:
+  open_relay: true
 log:
   level: fatal
 anycast:

@@ -3,6 +3,8 @@ import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../../src/config/index.js';
+import { SubscriberFile } from '../../../src/auth/credentials.js';
+import { computeHa1 } from '../../../src/auth/digest.js';
 
 const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../examples');
 const files = readdirSync(EXAMPLES).filter((f) => /\.ya?ml$/.test(f));
@@ -25,6 +27,15 @@ test('core-routes example: routes leave from the unicast core socket, hook resol
   t.is(core?.role, 'unicast');
   t.true(c.routes.every((r) => r.socket === 'core'));
   t.is(c.route_hook, join(EXAMPLES, 'hooks', 'route.mjs'));
+  t.is(c.auth.subscribers, join(EXAMPLES, 'auth', 'subscribers.yaml'));
+  t.deepEqual(c.auth.trusted, ['10.0.0.0/24']);
+});
+
+test('the example subscriber file loads, and its HA1s are those of the password it names', (t) => {
+  const file = new SubscriberFile(join(EXAMPLES, 'auth', 'subscribers.yaml'));
+  t.is(file.size, 1);
+  t.is(file.ha1('alice', 'example.com', 'MD5'), computeHa1('MD5', 'alice', 'example.com', 'secret'));
+  t.is(file.ha1('alice', 'EXAMPLE.com', 'SHA-256'), computeHa1('SHA-256', 'alice', 'example.com', 'secret'));
 });
 
 test('example route hook answers with targets, a status or nothing', async (t) => {
