@@ -220,7 +220,7 @@ const cidr = z.string().refine(
 const authSchema = z.strictObject({
   subscribers: z.string().min(1).optional(),
   realm: z.string().regex(/^[^\s"\\]+$/, { message: 'must have no spaces, quotes or backslashes' }).optional(),
-  algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['SHA-256', 'MD5']),
+  algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['MD5', 'SHA-256']),
   nonce_expires: z.int().min(10).max(3600).default(300),
   max_nonces: z.int().min(100).max(10_000_000).default(100_000),
   register: z.boolean().default(true),

@@ -93,6 +93,8 @@ export interface SippOptions {
   service?: string;
   keys?: Record<string, string>;
   timeoutS?: number;
+  /** Digest credentials for [authentication] (-au, -ap). */
+  auth?: { user: string; password: string };
 }
 
 /** Run SIPp with a scenario file from test/e2e/scenarios (or an absolute path). */
@@ -114,6 +116,7 @@ export function sipp(o: SippOptions): SippRun {
     '-trace_err', '-error_file', errFile,
     ...(o.service ? ['-s', o.service] : []),
     ...Object.entries(o.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
+    ...(o.auth ? ['-au', o.auth.user, '-ap', o.auth.password] : []),
   ];
   const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const run: SippRun = {
