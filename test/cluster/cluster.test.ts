@@ -4,21 +4,18 @@
 // and a node claiming an id in use.
 
 import test from 'ava';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { deriveKey, encodeBusFrame } from '../../src/bin-proto/frame.js';
 import { pb } from '../../src/bin-proto/proto.js';
 import { explain, freePort, requireSipp, sipp } from '../e2e/harness.js';
+import { killProc, type Proc, requireDist, startProc, until } from './procs.js';
 
 requireSipp();
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'bin/anysip.mjs');
 const SECRET = 'multi-process-cluster-secret-42';
 const N = 4;
 const FAILURE_TIMEOUT = 800; // the default
@@ -32,12 +29,6 @@ interface NodeSpec {
   bus: number;
   admin: number;
   config: string;
-}
-
-interface Proc {
-  child: ChildProcess;
-  out: string;
-  exit: Promise<number | null>;
 }
 
 const specs: NodeSpec[] = [];
@@ -63,17 +54,10 @@ ${specs.map((p) => `    - { id: ${p.id}, address: ${p.address}, port: ${p.bus} }
 }
 
 function start(s: NodeSpec, config = s.config): Proc {
-  const pidFile = join(dir, `${s.id}-${Date.now()}.pid`);
-  const child = spawn(process.execPath, [BIN, 'start', '--config', config, '--pid-file', pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: Proc = { child, out: '', exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  child.stdout!.on('data', (d: Buffer) => (p.out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (p.out += d.toString()));
-  return p;
+  return startProc(config, dir, String(s.id));
 }
 
-function kill(p: Proc | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
-  if (p?.child.pid && p.child.exitCode === null && p.child.signalCode === null) process.kill(p.child.pid, signal);
-}
+const kill = killProc;
 
 type Status = {
   node: { id: number; state: string };
@@ -95,16 +79,6 @@ async function status(s: NodeSpec): Promise<Status | undefined> {
   }
 }
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const allUp = async (nodes: NodeSpec[], ids: number[]) => {
   const ss = await Promise.all(nodes.map(status));
   return ss.every((s) => s && s.node.state === 'up' && s.cluster.up.join() === ids.join()) ? ss : undefined;
@@ -115,7 +89,7 @@ function logs(): string {
 }
 
 test.before(async () => {
-  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ missing: run `npm run build` (npm test does it in pretest)');
+  requireDist();
   uasPort = await freePort();
   for (let id = 1; id <= N; id++) {
     specs.push({ id, address: `127.0.0.${id}`, sip: await freePort(), bus: await freePort(), admin: await freePort(), config: join(dir, `node${id}.yaml`) });
