@@ -28,9 +28,10 @@ export const TOOLS = {
   nftables: { command: 'nft', pkg: 'nftables' },
   tshark: { command: 'tshark', pkg: 'tshark' },
   iproute2: { command: 'ip', pkg: 'iproute2' },
+  sipvicious: { command: 'svwar', pkg: 'sipvicious' },
 };
-/** What `npm test` needs: SIPp for the end-to-end tests, the rest for the lab. */
-export const DEFAULT_TOOLS = ['sipp', 'frr', 'nftables', 'tshark', 'iproute2'];
+/** What `npm test` needs: SIPp and SIPVicious (the attacks on src/auth) for the end-to-end tests, the rest for the lab. */
+export const DEFAULT_TOOLS = ['sipp', 'frr', 'nftables', 'tshark', 'iproute2', 'sipvicious'];
 /** Where Debian (and a local install) put commands; never node_modules/.bin. */
 export const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 

@@ -7,7 +7,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.js';
 
-export type AdminAction = () => Promise<object>;
+/** A POST action; it reads its arguments from the query string (`POST /ban?source=192.0.2.9&seconds=600`). */
+export type AdminAction = (query: URLSearchParams) => Promise<object>;
 
 /** What a GET view answers: one JSON body, or JSON lines (NDJSON) for what may be large (a dump). */
 export type ViewResult = { status?: number; body: object } | { lines: Iterable<object> };
@@ -101,7 +102,7 @@ export class AdminServer {
     const action = this.actions.get(path.slice(1));
     if (action) {
       if (method !== 'POST') return this.notAllowed(res, 'POST');
-      return this.json(res, 200, await action());
+      return this.json(res, 200, await action(new URLSearchParams(search)));
     }
 
     this.json(res, 404, {

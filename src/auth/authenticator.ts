@@ -36,7 +36,7 @@ export type AuthRole = 'registrar' | 'proxy';
 export type AuthResult =
   | { kind: 'ok'; user: string; realm: string }
   | { kind: 'challenge'; status: 401 | 407; headers: Array<[string, string]> }
-  | { kind: 'failed'; status: 403; reason: string };
+  | { kind: 'failed'; status: 403; reason: string; user: string };
 
 const HEADERS = {
   registrar: { status: 401 as const, credentials: 'authorization', challenge: 'WWW-Authenticate' },
@@ -55,6 +55,8 @@ export class Authenticator {
     private readonly store: CredentialStore,
     private readonly nonces: NonceCodec,
     private readonly now: () => number,
+    /** A user locked out after failed authentications (abuse.ts): it fails whatever the password. */
+    private readonly isLocked: (user: string) => boolean = () => false,
   ) {
     this.counts = new NonceCounts(settings.max_nonces);
   }
@@ -67,7 +69,7 @@ export class Authenticator {
     const c = creds;
     const known = this.store.ha1(c.username, realm, c.algorithm);
     const matches = responseMatches(known ?? DECOY[c.algorithm], req.method, c);
-    if (!known || !matches) return this.fail();
+    if (!known || !matches || this.isLocked(`${c.username}@${realm}`)) return this.fail(`${c.username}@${realm}`);
     const nonce = this.nonces.check(c.nonce);
     if ('problem' in nonce) {
       if (nonce.problem === 'malformed' || nonce.problem === 'bad_mac') return this.challenge(role, realm, false);
@@ -97,9 +99,9 @@ export class Authenticator {
     return { kind: 'challenge', status: h.status, headers };
   }
 
-  private fail(): AuthResult {
+  private fail(user: string): AuthResult {
     this.counters.auth_failed++;
-    return { kind: 'failed', status: 403, reason: 'Authentication Failed' };
+    return { kind: 'failed', status: 403, reason: 'Authentication Failed', user };
   }
 
   /** The Digest credentials for `realm` among the request's (a request may carry several, one per realm). */

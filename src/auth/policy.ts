@@ -53,6 +53,8 @@ export class AccessPolicy {
   constructor(
     private readonly settings: PolicySettings,
     private readonly auth: Authenticator | undefined,
+    /** A failed authentication by `source` as `user@realm` (abuse.ts counts them). */
+    private readonly onFailure: (source: string, user: string) => void = () => {},
   ) {
     for (const entry of settings.trusted) addTrusted(this.trusted, entry);
   }
@@ -71,10 +73,12 @@ export class AccessPolicy {
     let user: string | undefined;
     if (this.auth && req.method === 'REGISTER' && f.ruriLocal && this.settings.register) {
       const r = this.auth.authenticate(req, 'registrar', this.settings.realm ?? f.toHost);
+      if (r.kind === 'failed') this.onFailure(source, r.user);
       if (r.kind !== 'ok') return r;
       user = `${r.user}@${r.realm}`;
     } else if (this.auth && f.fromLocal && this.settings.local_users && req.toTag === undefined) {
       const r = this.auth.authenticate(req, 'proxy', this.settings.realm ?? f.fromHost);
+      if (r.kind === 'failed') this.onFailure(source, r.user);
       if (r.kind !== 'ok') return r;
       user = `${r.user}@${r.realm}`;
     }

@@ -43,9 +43,9 @@ export const DROP_REASONS = [
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
-const CAPS: readonly Capability[] = ['membership', 'anycast', 'dialog', 'location'];
+const CAPS: readonly Capability[] = ['membership', 'anycast', 'dialog', 'location', 'abuse'];
 /** Capability <-> its number on the wire (anysip.proto enum Capability). */
-export const CAPABILITY_CODE: Record<Capability, number> = { membership: 1, anycast: 2, dialog: 3, location: 4 };
+export const CAPABILITY_CODE: Record<Capability, number> = { membership: 1, anycast: 2, dialog: 3, location: 4, abuse: 5 };
 export function capabilityOf(code: number): Capability | undefined {
   return CAPS[code - 1];
 }

@@ -3,7 +3,7 @@
 // over TCP. Re-exported by src/cluster/types.ts.
 
 /** Capabilities multiplex the bus; each owns its message types. */
-export type Capability = 'membership' | 'anycast' | 'dialog' | 'location';
+export type Capability = 'membership' | 'anycast' | 'dialog' | 'location' | 'abuse';
 
 export interface BusMessage {
   src: number;

@@ -1,4 +1,4 @@
-// The `anysip` command: start, parse, status, drain, undrain, reload, location.
+// The `anysip` command: start, parse, status, drain, undrain, reload, ban, location.
 
 import { writeFileSync, rmSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -10,6 +10,7 @@ import { runLocation } from './location.js';
 import { runStatus } from './status.js';
 import { runDrain } from './drain.js';
 import { runReload } from './reload.js';
+import { runBan, type BanOptions } from './ban.js';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -116,6 +117,25 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
       exitCode = await runReload(opts, process.stdout, process.stderr);
     });
+
+  const ban = program.command('ban').description('sources banned on every node (rate limits, failed authentications, by hand)');
+  const admin = (c: ReturnType<typeof program.command>) =>
+    c
+      .option('-c, --config <file>', 'config file (to find the admin endpoint)')
+      .option('--admin <host:port>', 'admin endpoint (default from config, else 127.0.0.1:8060)')
+      .option('--json', 'print JSON');
+  admin(ban.command('list').description('the bans in force')).action(async (opts: BanOptions) => {
+    exitCode = await runBan('list', undefined, opts, process.stdout, process.stderr);
+  });
+  admin(ban.command('add').description('ban a source address on every node').argument('<source>'))
+    .option('--seconds <n>', 'how long', '3600')
+    .option('--reason <text>', 'shown in the list')
+    .action(async (source: string, opts: BanOptions) => {
+      exitCode = await runBan('add', source, opts, process.stdout, process.stderr);
+    });
+  admin(ban.command('remove').description('lift a ban on every node').argument('<source>')).action(async (source: string, opts: BanOptions) => {
+    exitCode = await runBan('remove', source, opts, process.stdout, process.stderr);
+  });
 
   const location = program.command('location').description('the cluster-wide location table, as this node holds it');
   location

@@ -227,6 +227,20 @@ const authSchema = z.strictObject({
   local_users: z.boolean().default(true),
   trusted: z.array(cidr).default([]),
   open_relay: z.boolean().default(false),
+  rate_limit: z
+    .strictObject({
+      requests: z.int().min(0).max(1_000_000).default(200),
+      window: z.int().min(1).max(3600).default(2),
+      ban: z.int().min(1).max(7 * 24 * 3600).default(300),
+    })
+    .prefault({}),
+  failures: z
+    .strictObject({
+      limit: z.int().min(0).max(1_000_000).default(10),
+      window: z.int().min(1).max(24 * 3600).default(600),
+      ban: z.int().min(1).max(7 * 24 * 3600).default(900),
+    })
+    .prefault({}),
 });
 
 // Drain (src/node/drain.ts): how the node stops and resumes announcing the anycast route.

@@ -197,6 +197,10 @@ export interface AuthConfig {
   trusted: string[];
   /** Relay for anyone, and allow a non-loopback node without authentication. */
   open_relay: boolean;
+  /** Requests per source per window (seconds) before the source is banned for `ban` seconds, cluster-wide; 0: none. */
+  rate_limit: { requests: number; window: number; ban: number };
+  /** Failed authentications per source (banned) and per user (locked out) per window, cluster-wide; 0: none. */
+  failures: { limit: number; window: number; ban: number };
 }
 
 export interface Config {

@@ -33,12 +33,23 @@ export interface IngressDeps {
   next: (msg: SipMessage, env: Envelope) => void;
   /** transport.max_message_size, named in the 513 of a message over it. */
   maxMessageSize: number;
+  /** src/auth: false drops the message before it is parsed (a banned source, or one just over its rate). */
+  admit?: (source: string, isRequest: boolean, relayed: boolean) => boolean;
 }
+
+const RESPONSE_START = Buffer.from('SIP/2.0 ');
 
 export class Ingress {
   constructor(private readonly d: IngressDeps) {}
 
   receive(data: Buffer, env: Envelope): void {
+    if (this.d.admit) {
+      const isRequest = data.compare(RESPONSE_START, 0, 8, 0, 8) !== 0;
+      if (!this.d.admit(env.remote.address, isRequest, env.hops > 0)) {
+        this.d.counters.drop('banned');
+        return;
+      }
+    }
     if (env.oversize !== undefined) {
       this.rejectTooLarge(data, env, env.oversize);
       return;

@@ -120,7 +120,7 @@ export class Node {
     this.toTags = new ToTagKey(this.branchSecret);
     this.locationModule = config.registrar.enabled ? new LocationModule(config.registrar, config.node.id, this.clock) : undefined;
     this.registrar = this.locationModule ? new Registrar(config.registrar, this.locationModule.service, this.toTags) : undefined;
-    this.auth = AuthModule.needed(config.auth) ? new AuthModule(config.auth, this.branchSecret, config.node.id, () => this.clock.now()) : undefined;
+    this.auth = AuthModule.needed(config.auth) ? new AuthModule(config.auth, this.branchSecret, config.node.id, this.clock, this.log.child({ module: 'auth' })) : undefined;
   }
 
   /** Bind every socket, load the route hook, start timers and the admin endpoint. */
@@ -181,6 +181,7 @@ export class Node {
       toTags: this.toTags,
       next: (msg, env) => this.next(msg, env),
       maxMessageSize: c.transport.max_message_size,
+      ...(this.auth ? { admit: (source: string, isRequest: boolean, relayed: boolean) => this.auth!.admit(source, isRequest, relayed) } : {}),
     });
     if (this.opts.realTimers !== false) this.wheel.start(this.clock, 10);
     this.metrics.setGauges(() => {
@@ -211,11 +212,14 @@ export class Node {
     const scheduler = this.opts.replicaScheduler;
     if (bus && membership) {
       const registry = this.metrics.registry;
-      this.locationModule?.replicate({ bus, membership, gate, log: this.log, simulated, registry, ...(scheduler ? { scheduler } : {}) });
+      const wiring = { bus, membership, gate, log: this.log, simulated, registry, ...(scheduler ? { scheduler } : {}) };
+      this.locationModule?.replicate(wiring);
+      this.auth?.replicate(wiring);
     }
     await this.cluster?.start();
     this.startAnycast();
     this.locationModule?.start(this.sendOut, membership, !simulated);
+    this.auth?.start(!simulated);
     this.drain = new Drain({
       settings: c.drain,
       membership: this.cluster?.membership,
@@ -230,7 +234,12 @@ export class Node {
         port: c.admin.port,
         metrics: this.metrics,
         status: () => this.status(),
-        actions: { drain: async () => this.drain!.drain(), undrain: async () => this.drain!.undrain(), reload: async () => this.reload() },
+        actions: {
+          drain: async () => this.drain!.drain(),
+          undrain: async () => this.drain!.undrain(),
+          reload: async () => this.reload(),
+          ...(this.auth ? { ban: async (q) => this.auth!.banAction(q), unban: async (q) => this.auth!.unbanAction(q) } : {}),
+        },
         ...(this.locationModule ? { views: { location: this.locationModule.view() } } : {}),
       });
       this.adminPort = await this.admin.start();
@@ -293,6 +302,7 @@ export class Node {
     this.drain?.stop();
     await this.admin?.stop();
     this.locationModule?.stop();
+    this.auth?.stop();
     await this.cluster?.stop();
     await this.transport.stop();
   }

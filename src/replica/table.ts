@@ -17,7 +17,7 @@ export class ReplicaTable<V> {
   private readonly listeners: ChangeListener<V>[] = [];
   private readonly hlc: HybridClock;
   private live = 0;
-  /** Local writes not yet sent, in order (the replicator takes them once per event-loop turn). */
+  /** Local writes not yet sent, in order (the replicator takes them once per event-loop turn; none without one). */
   private outbox: StoredRecord<V>[] = [];
   private onOutbox: (() => void) | undefined;
 
@@ -121,7 +121,8 @@ export class ReplicaTable<V> {
 
   private write(r: StoredRecord<V>): StoredRecord<V> {
     this.install(r, this.records.get(r.key));
-    if (this.outbox.push(r) === 1) this.onOutbox?.();
+    // Kept for sending only when a replicator takes them: a single node's outbox would only grow.
+    if (this.onOutbox && this.outbox.push(r) === 1) this.onOutbox();
     return r;
   }
 

@@ -37,6 +37,7 @@ export const anysip = $root.anysip = (() => {
          * @property {number} ANYCAST=2 ANYCAST value
          * @property {number} DIALOG=3 DIALOG value
          * @property {number} LOCATION=4 LOCATION value
+         * @property {number} ABUSE=5 ABUSE value
          */
         bus.Capability = (function() {
             const valuesById = $Object.create(null), values = $Object.create(valuesById);
@@ -45,6 +46,7 @@ export const anysip = $root.anysip = (() => {
             values[valuesById[2] = "ANYCAST"] = 2;
             values[valuesById[3] = "DIALOG"] = 3;
             values[valuesById[4] = "LOCATION"] = 4;
+            values[valuesById[5] = "ABUSE"] = 5;
             return values;
         })();
 
@@ -2904,6 +2906,218 @@ export const anysip = $root.anysip = (() => {
             };
 
             return LocationBinding;
+        })();
+
+        bus.AbuseRecord = (function() {
+
+            /**
+             * Properties of an AbuseRecord.
+             * @typedef {Object} anysip.bus.AbuseRecord.$Properties
+             * @property {number|null} [count] AbuseRecord count
+             * @property {number|null} [window] AbuseRecord window
+             * @property {string|null} [reason] AbuseRecord reason
+             * @property {number|null} [previous] AbuseRecord previous
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an AbuseRecord.
+             * @memberof anysip.bus
+             * @interface IAbuseRecord
+             * @augments anysip.bus.AbuseRecord.$Properties
+             * @deprecated Use anysip.bus.AbuseRecord.$Properties instead.
+             */
+
+            /**
+             * Shape of an AbuseRecord.
+             * @typedef {anysip.bus.AbuseRecord.$Properties} anysip.bus.AbuseRecord.$Shape
+             */
+
+            /**
+             * Constructs a new AbuseRecord.
+             * @memberof anysip.bus
+             * @classdesc Represents an AbuseRecord.
+             * @constructor
+             * @param {anysip.bus.AbuseRecord.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const AbuseRecord = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * AbuseRecord count.
+             * @member {number} count
+             * @memberof anysip.bus.AbuseRecord
+             * @instance
+             */
+            AbuseRecord.prototype.count = 0;
+
+            /**
+             * AbuseRecord window.
+             * @member {number} window
+             * @memberof anysip.bus.AbuseRecord
+             * @instance
+             */
+            AbuseRecord.prototype.window = 0;
+
+            /**
+             * AbuseRecord reason.
+             * @member {string} reason
+             * @memberof anysip.bus.AbuseRecord
+             * @instance
+             */
+            AbuseRecord.prototype.reason = "";
+
+            /**
+             * AbuseRecord previous.
+             * @member {number} previous
+             * @memberof anysip.bus.AbuseRecord
+             * @instance
+             */
+            AbuseRecord.prototype.previous = 0;
+
+            /**
+             * Creates a new AbuseRecord instance using the specified properties.
+             * @function create
+             * @memberof anysip.bus.AbuseRecord
+             * @static
+             * @param {anysip.bus.AbuseRecord.$Properties=} [properties] Properties to set
+             * @returns {anysip.bus.AbuseRecord} AbuseRecord instance
+             * @type {{
+             *   (properties: anysip.bus.AbuseRecord.$Shape): anysip.bus.AbuseRecord & anysip.bus.AbuseRecord.$Shape;
+             *   (properties?: anysip.bus.AbuseRecord.$Properties): anysip.bus.AbuseRecord;
+             * }}
+             */
+            AbuseRecord.create = function(properties) {
+                return new AbuseRecord(properties);
+            };
+
+            /**
+             * Encodes the specified AbuseRecord message. Does not implicitly {@link anysip.bus.AbuseRecord.verify|verify} messages.
+             * @function encode
+             * @memberof anysip.bus.AbuseRecord
+             * @static
+             * @param {anysip.bus.AbuseRecord.$Properties} message AbuseRecord message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            AbuseRecord.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.count != null && $Object.hasOwnProperty.call(message, "count") && message.count !== 0)
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint32(message.count);
+                if (message.window != null && $Object.hasOwnProperty.call(message, "window") && !$Object.is(message.window, 0))
+                    writer.uint32(/* id 2, wireType 1 =*/17).double(message.window);
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.reason);
+                if (message.previous != null && $Object.hasOwnProperty.call(message, "previous") && message.previous !== 0)
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint32(message.previous);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an AbuseRecord message from the specified reader or buffer.
+             * @function decode
+             * @memberof anysip.bus.AbuseRecord
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {anysip.bus.AbuseRecord & anysip.bus.AbuseRecord.$Shape} AbuseRecord
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            AbuseRecord.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.anysip.bus.AbuseRecord();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.count = value;
+                            else
+                                delete message.count;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.window = value;
+                            else
+                                delete message.window;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reason = value;
+                            else
+                                delete message.reason;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.previous = value;
+                            else
+                                delete message.previous;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            return AbuseRecord;
         })();
 
         return bus;

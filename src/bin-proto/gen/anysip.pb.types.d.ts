@@ -24,7 +24,10 @@ export namespace anysip {
             DIALOG = 3,
 
             /** LOCATION value */
-            LOCATION = 4
+            LOCATION = 4,
+
+            /** ABUSE value */
+            ABUSE = 5
         }
 
         /**
@@ -1136,6 +1139,89 @@ export namespace anysip {
 
             /** Shape of a LocationBinding. */
             type $Shape = anysip.bus.LocationBinding.$Properties;
+        }
+
+        /**
+         * Properties of an AbuseRecord.
+         * @deprecated Use anysip.bus.AbuseRecord.$Properties instead.
+         */
+        interface IAbuseRecord extends anysip.bus.AbuseRecord.$Properties {
+        }
+
+        /** Represents an AbuseRecord. */
+        class AbuseRecord {
+
+            /**
+             * Constructs a new AbuseRecord.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: anysip.bus.AbuseRecord.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** AbuseRecord count. */
+            count: number;
+
+            /** AbuseRecord window. */
+            window: number;
+
+            /** AbuseRecord reason. */
+            reason: string;
+
+            /** AbuseRecord previous. */
+            previous: number;
+
+            /**
+             * Creates a new AbuseRecord instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns AbuseRecord instance
+             */
+            static create(properties: anysip.bus.AbuseRecord.$Shape): anysip.bus.AbuseRecord & anysip.bus.AbuseRecord.$Shape;
+            static create(properties?: anysip.bus.AbuseRecord.$Properties): anysip.bus.AbuseRecord;
+
+            /**
+             * Encodes the specified AbuseRecord message. Does not implicitly {@link anysip.bus.AbuseRecord.verify|verify} messages.
+             * @param message AbuseRecord message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: anysip.bus.AbuseRecord.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an AbuseRecord message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {anysip.bus.AbuseRecord & anysip.bus.AbuseRecord.$Shape} AbuseRecord
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): anysip.bus.AbuseRecord & anysip.bus.AbuseRecord.$Shape;
+        }
+
+        namespace AbuseRecord {
+
+            /** Properties of an AbuseRecord. */
+            interface $Properties {
+
+                /** AbuseRecord count */
+                count?: (number|null);
+
+                /** AbuseRecord window */
+                window?: (number|null);
+
+                /** AbuseRecord reason */
+                reason?: (string|null);
+
+                /** AbuseRecord previous */
+                previous?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an AbuseRecord. */
+            type $Shape = anysip.bus.AbuseRecord.$Properties;
         }
     }
 }
