@@ -33,7 +33,7 @@ requireRoot('run');
 checkLock('run');
 const st = requireUp();
 const d = st.desc;
-if (!argv.scenario) die('--scenario NAME|FILE.xml is required (basic, cancel, busy, register-call, callee-hangup, tcp-large, hold, register-users, call-users)');
+if (!argv.scenario) die('--scenario NAME|FILE.xml is required (basic, cancel, busy, register-call, callee-hangup, tcp-large, hold, register-users, call-users, auth-register, auth-call)');
 let sc;
 try {
   sc = resolveScenario(String(argv.scenario), argv.uas, argv.transport, { hold: argv.hold === undefined ? undefined : Number(argv.hold) });

@@ -22,7 +22,7 @@ export const MAX_NODES = 8;
 export const PREFIX = 'anysip';
 
 /**
- * @param {{nodes?: number, mode?: string, spray?: 'inc'|'random', cluster?: boolean, anycastMode?: 'hash'|'receiver'}} [opts]
+ * @param {{nodes?: number, mode?: string, spray?: 'inc'|'random', cluster?: boolean, anycastMode?: 'hash'|'receiver', auth?: boolean}} [opts]
  */
 export function describe(opts = {}) {
   const n = opts.nodes ?? 3;
@@ -101,6 +101,9 @@ export function describe(opts = {}) {
     // enabled: render the cluster: and anycast: sections when the built config schema knows them
     // (false: independent single nodes, to compare). anycastMode: anycast.mode (hash | receiver).
     cluster: { enabled: opts.cluster ?? true, secret: 'anysip-lab-cluster-secret-0123456789', anycastMode: opts.anycastMode ?? 'hash' },
+    // enabled (--auth): the client is not trusted; phones authenticate with digest as LAB_USER
+    // (lab/lib/sipp.mjs) against a subscriber file up.mjs writes. Off: the client network is trusted.
+    auth: { enabled: opts.auth ?? false, realm: 'anysip-lab' },
     router,
     client,
     core,

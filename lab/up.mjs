@@ -4,11 +4,13 @@
 // and a SIPp UAS in the core.
 //
 //   npx zx lab/up.mjs [--nodes N] [--mode per-flow|per-packet] [--spray random|inc]
-//                     [--anycast-mode hash|receiver] [--no-cluster] [--no-watchdog]
+//                     [--anycast-mode hash|receiver] [--no-cluster] [--no-watchdog] [--auth]
 //
 // --spray (per-packet): random (default) or inc (round robin, as Cisco's per-packet; note that
 // round robin aliases with periodic traffic: 3 packets per call over 3 nodes puts every INVITE on one node).
 // --no-cluster: independent single nodes (no cluster:/anycast: sections), to compare.
+// --auth: the client is not trusted: its phones authenticate with digest (scenarios auth-register,
+//   auth-call) against a subscriber file written to the run directory.
 // --no-watchdog: no health watchdog per host (lab/watchdog.mjs); a dead node's route then goes
 // only when OSPF's dead interval (4 s) expires, and only if its ospfd dies too.
 //
@@ -19,14 +21,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, links, namespaces } from './topology.mjs';
-import { frrFiles, nodeYaml } from './lib/render.mjs';
+import { frrFiles, nodeYaml, subscribersYaml } from './lib/render.mjs';
 import { installRules, syncLb } from './lib/lb.mjs';
 import {
   checkLock, FRR_BIN, FRR_TMP, LAB, PIDS, QUAGGA_LIVE, ROOT, RUN, anycastNexthops, die, ensureDir, frrOwner, ip, labNamespaces, loadState, log, nsHttpGet, nsh,
   pidAlive, registerPid, requireRoot, saveState, schemaKeys, sh, startProcess, waitFor,
 } from './lib/lab.mjs';
 import { teardown } from './lib/teardown.mjs';
-import { startDefaultUas as startUas } from './lib/sipp.mjs';
+import { LAB_PASSWORD, LAB_USER, startDefaultUas as startUas } from './lib/sipp.mjs';
 import { nodeConfig, startNode } from './lib/nodes.mjs';
 
 requireRoot('up');
@@ -40,6 +42,7 @@ try {
     spray: argv.spray,
     cluster: argv.cluster === undefined ? undefined : argv.cluster !== false && argv.cluster !== 'off' && argv.cluster !== 'false',
     anycastMode: argv['anycast-mode'],
+    auth: Boolean(argv.auth),
   });
 } catch (e) {
   die(e.message);
@@ -146,6 +149,7 @@ try {
   // ---- anysip nodes
   const keys = schemaKeys();
   state.clusterRendered = desc.cluster.enabled && keys.includes('cluster');
+  if (desc.auth.enabled) writeFileSync(join(RUN, 'subscribers.yaml'), subscribersYaml(desc, LAB_USER, LAB_PASSWORD));
   for (const n of desc.nodes) {
     const cfg = nodeConfig(n);
     ensureDir(join(RUN, 'nodes'));

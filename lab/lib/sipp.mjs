@@ -15,6 +15,11 @@ export const SCENARIO_DIR = join(LAB, 'scenarios');
  */
 export const PHONE_PORT = 5070;
 
+/** The lab's one digest user (lab/up.mjs --auth writes its subscriber file). */
+export const LAB_USER = 'alice';
+export const LAB_PASSWORD = 'lab-password-0123';
+const labCredentials = () => ['-au', LAB_USER, '-ap', LAB_PASSWORD];
+
 /**
  * Shipped scenarios: UAC and UAS files, transport, Request-URI user (-s) and extra -key values.
  * `needs`: what must hold for every call to pass (shown in reports; see README "The lab").
@@ -46,6 +51,15 @@ export const SCENARIOS = {
   'call-users': {
     uac: 'uac-call-user.xml', uas: 'uas-answer.xml', transport: 'u1', service: 'user', uasPort: PHONE_PORT, users: { shift: 1 },
     about: `call user0..userN-1 (registered by register-users) with fresh Call-IDs, found through the registrar: only the phone UAS (port ${PHONE_PORT}) answers`,
+  },
+  // With lab/up.mjs --auth (the client is then not trusted).
+  'auth-register': {
+    uac: 'uac-auth-register.xml', uas: 'uas-answer.xml', transport: 'u1', service: LAB_USER, args: labCredentials,
+    about: `REGISTER ${LAB_USER} through the anycast address: 401, the REGISTER again with digest, 200 (needs up.mjs --auth)`,
+  },
+  'auth-call': {
+    uac: 'uac-auth-call.xml', uas: 'uas-answer.xml', transport: 'u1', service: 'service', args: labCredentials,
+    about: `${LAB_USER} calls: INVITE, 407, ACK, INVITE with digest, 180, 200, ACK, BYE, 200 (needs up.mjs --auth)`,
   },
   'callee-hangup': { uac: 'uac-callee-hangup.xml', uas: 'uas-hangup.xml', transport: 'u1', service: 'service', about: 'call answered, the callee sends the BYE' },
   'tcp-large': { uac: 'uac-tcp-large.xml', uas: 'uas-answer.xml', transport: 't1', service: 'tcp-large', about: 'INVITE over 1300 bytes on TCP, to a TCP UAS' },

@@ -3,12 +3,15 @@
 // well-formed for GNS3 2.2, and names/addresses obey the lab's safety rules. No root needed.
 
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error plain ESM without types
 import { describe, links, namespaces } from '../../lab/topology.mjs';
 // @ts-expect-error plain ESM without types
-import { ciscoConfig, ciscoIfaces, frrFiles, gns3Project, nftSpray, nodeYaml } from '../../lab/lib/render.mjs';
+import { ciscoConfig, ciscoIfaces, frrFiles, gns3Project, nftSpray, nodeYaml, subscribersYaml } from '../../lab/lib/render.mjs';
+// @ts-expect-error plain ESM without types
+import { LAB_PASSWORD, LAB_USER } from '../../lab/lib/sipp.mjs';
 import { parseConfig } from '../../src/config/index.js';
 import { ROOT } from './helpers.js';
 
@@ -155,6 +158,17 @@ test('node configs rendered by the lab are valid anysip configs (with cluster:/a
       }
     }
   }
+});
+
+test('with --auth the client is not trusted: nodes authenticate against the subscriber file the lab writes', (t) => {
+  const d = describe({ nodes: 3, auth: true });
+  const run = mkdtempSync(join(tmpdir(), 'anysip-lab-auth-render-'));
+  writeFileSync(join(run, 'subscribers.yaml'), subscribersYaml(d, LAB_USER, LAB_PASSWORD));
+  const c: Any = parseConfig(nodeYaml(d, d.nodes[0], ['cluster', 'anycast', 'auth'], run), 'n1.yaml');
+  t.is(c.auth.subscribers, join(run, 'subscribers.yaml'));
+  t.is(c.auth.realm, 'anysip-lab');
+  t.deepEqual(c.auth.trusted, [d.core.network], 'only the core network');
+  t.regex(subscribersYaml(d, LAB_USER, LAB_PASSWORD), new RegExp(`user: ${LAB_USER}, realm: anysip-lab, password: "${LAB_PASSWORD}"`));
 });
 
 function yamlKnows(keys: string[]): boolean {
