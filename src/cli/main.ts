@@ -108,22 +108,20 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await runDrain('undrain', opts, process.stdout, process.stderr);
     });
 
-  program
-    .command('reload')
-    .description('read the subscriber file again without a restart (a bad file is refused, the old one stays)')
-    .option('-c, --config <file>', 'config file (to find the admin endpoint)')
-    .option('--admin <host:port>', 'admin endpoint (default from config, else 127.0.0.1:8060)')
-    .option('--json', 'print JSON')
-    .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
-      exitCode = await runReload(opts, process.stdout, process.stderr);
-    });
-
-  const ban = program.command('ban').description('sources banned on every node (rate limits, failed authentications, by hand)');
+  /** The options of every command that talks to a node's admin endpoint. */
   const admin = (c: ReturnType<typeof program.command>) =>
     c
       .option('-c, --config <file>', 'config file (to find the admin endpoint)')
       .option('--admin <host:port>', 'admin endpoint (default from config, else 127.0.0.1:8060)')
       .option('--json', 'print JSON');
+
+  admin(program.command('reload').description('read the subscriber file again without a restart (a bad file is refused, the old one stays)')).action(
+    async (opts: { config?: string; admin?: string; json?: boolean }) => {
+      exitCode = await runReload(opts, process.stdout, process.stderr);
+    },
+  );
+
+  const ban = program.command('ban').description('sources banned on every node (rate limits, failed authentications, by hand)');
   admin(ban.command('list').description('the bans in force')).action(async (opts: BanOptions) => {
     exitCode = await runBan('list', undefined, opts, process.stdout, process.stderr);
   });
