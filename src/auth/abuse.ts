@@ -89,11 +89,9 @@ export class AbuseGuard {
     this.table = new ReplicaTable(abuseKind, selfId, clock);
   }
 
-  /** The source is banned now (its request is dropped and counted). */
+  /** The source is banned now. */
   isBanned(source: string): boolean {
-    if (this.table.get('b\n' + source) === undefined) return false;
-    this.counters.banned_drops++;
-    return true;
+    return this.table.get('b\n' + source) !== undefined;
   }
 
   /** Count one request from `source`; true when that took it over the rate limit (it is banned from now). */

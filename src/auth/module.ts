@@ -73,7 +73,10 @@ export class AuthModule {
    */
   admit(source: string, isRequest: boolean, relayed: boolean): boolean {
     if (this.policy.isTrusted(source)) return true;
-    if (this.guard.isBanned(source)) return false;
+    if (this.guard.isBanned(source)) {
+      this.guard.counters.banned_drops++;
+      return false;
+    }
     if (!isRequest || relayed) return true;
     return !this.guard.request(source);
   }

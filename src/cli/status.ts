@@ -48,6 +48,14 @@ export function formatStatus(s: Record<string, unknown>): string {
   if (reg) lines.push(`  registrar: ${reg.contacts} contacts for ${reg.aors} AORs`);
   const sync = (s.location as { sync?: SyncView } | undefined)?.sync;
   if (sync) lines.push(`  location sync: ${formatSync(sync)}`);
+  const auth = s.auth as (Record<string, number> & { bans?: Array<{ source: string; reason: string; until: string }> }) | undefined;
+  if (auth) {
+    lines.push(
+      `  auth: ${auth.subscribers} subscribers; ${auth.auth_ok ?? 0} ok, ${auth.auth_failed ?? 0} failed, ${auth.auth_replays ?? 0} replays; ` +
+        `${auth.relay_refused} relays refused; ${auth.banned_sources} sources banned (${auth.banned_drops} drops), ${auth.locked_users} users locked out`,
+    );
+    for (const b of auth.bans ?? []) lines.push(`    banned ${b.source} until ${b.until}: ${b.reason}`);
+  }
   const drain = s.drain as DrainView | undefined;
   if (drain && drain.state !== 'up' && drain.state !== 'joining') lines.push(...formatDrain(drain).map((l) => `  ${l}`));
   const counters = s.counters as Record<string, unknown> | undefined;

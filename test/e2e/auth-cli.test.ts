@@ -1,4 +1,4 @@
-// `anysip ban list|add|remove` and `anysip reload` against a real node's admin endpoint.
+// `anysip ban list|add|remove`, `anysip reload` and the auth lines of `anysip status`, against a real node.
 
 import test from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runBan } from '../../src/cli/ban.js';
 import { runReload } from '../../src/cli/reload.js';
+import { formatStatus } from '../../src/cli/status.js';
 import { freePort, startNode } from './harness.js';
 
 function capture() {
@@ -43,6 +44,9 @@ log: { level: fatal }
   const bad = await run((o, e) => runBan('add', 'not-an-ip', opts, o, e));
   t.is(bad.code, 1);
   t.regex(bad.err, /source must be an IP address/);
+  const shown = formatStatus(node.status());
+  t.regex(shown, /^ {2}auth: 1 subscribers; 0 ok, 0 failed, 0 replays; 0 relays refused; 1 sources banned \(0 drops\), 0 users locked out$/m, shown);
+  t.regex(shown, /^ {4}banned 198\.51\.100\.9 until \S+: manual: scanner$/m);
   t.like(await run((o, e) => runBan('remove', '198.51.100.9', opts, o, e)), { code: 0, out: 'no bans\n' });
   t.like(await run((o, e) => runBan('remove', '198.51.100.9', opts, o, e)), { code: 3 });
   t.like(await run((o, e) => runBan('add', undefined, opts, o, e)), { code: 2 });
