@@ -2,7 +2,8 @@
 // `auth`, `permissions` and its "not relaying" check):
 // - a trusted peer (a gateway, a media server, by address or CIDR) may do anything;
 // - a request inside a dialog we record-routed follows its route;
-// - a REGISTER for one of our domains authenticates (401);
+// - a REGISTER for one of our domains authenticates (401); with no subscribers (trusted peers
+//   only), only a trusted peer may register;
 // - an initial request from one of our users (its From is our domain) authenticates (407);
 // - a request that would leave our domains (a foreign domain or IP literal, or
 //   a pre-loaded Route to a foreign host) is relayed only for an
@@ -71,6 +72,11 @@ export class AccessPolicy {
     }
     if (f.followsOurRoute && req.toTag !== undefined) return { kind: 'pass' };
     let user: string | undefined;
+    if (!this.auth && req.method === 'REGISTER' && f.ruriLocal && this.settings.register && !this.settings.relay_open) {
+      // Trusted peers only, no subscribers: nobody else can prove who they are, so nobody else registers.
+      this.counters.relay_refused++;
+      return { kind: 'refused', status: 403, reason: 'Registration Needs A Subscriber' };
+    }
     if (this.auth && req.method === 'REGISTER' && f.ruriLocal && this.settings.register) {
       const r = this.auth.authenticate(req, 'registrar', this.settings.realm ?? f.toHost);
       if (r.kind === 'failed') this.onFailure(source, r.user);

@@ -43,3 +43,10 @@ test('leaving our domains needs a user or a trusted peer; a genuine route of our
   t.like(policy({ relay_open: true }).decide(req('INVITE'), '198.51.100.7', facts()), { kind: 'pass' });
   t.is(p.counters.relay_refused, 3);
 });
+
+test('with trusted peers and no subscribers, only a trusted peer registers: nobody else can prove who they are', (t) => {
+  const p = policy();
+  t.like(p.decide(req('REGISTER'), '198.51.100.7', facts({ ruriLocal: true })), { kind: 'refused', status: 403 });
+  t.like(p.decide(req('REGISTER'), '10.0.0.9', facts({ ruriLocal: true })), { kind: 'pass', trusted: true });
+  t.like(policy({ relay_open: true }).decide(req('REGISTER'), '198.51.100.7', facts({ ruriLocal: true })), { kind: 'pass' }, 'open_relay: as before authentication');
+});
