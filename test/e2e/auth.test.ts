@@ -88,7 +88,7 @@ function answer(challenge: string, o: { user: string; password: string; method: 
   return `Digest username="${o.user}", realm="${realm}", nonce="${nonce}", uri="${o.uri}", response="${response}", algorithm=${alg}, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
 }
 
-async function authNode(extra = '') {
+async function authNode(extra = '', top = '') {
   const dir = mkdtempSync(join(tmpdir(), 'anysip-auth-'));
   const subscribers = join(dir, 'subscribers.yaml');
   writeFileSync(subscribers, 'subscribers:\n  - { user: alice, realm: example.com, password: wonderland }\n');
@@ -97,6 +97,7 @@ async function authNode(extra = '') {
 listen:
   - { id: udp, transport: udp, address: 127.0.0.1, port: ${port} }
 proxy: { domains: [example.com] }
+${top}
 auth:
   subscribers: ${subscribers}
 ${extra}
@@ -235,4 +236,27 @@ test('reload: a new subscriber file takes effect at once; a broken one is refuse
   writeFileSync(subscribers, 'subscribers:\n  - { user: carol }\n');
   t.throws(() => node.reload(), { message: /subscribers\.yaml: subscribers\.0/ });
   t.is(await register('bob', 'builder'), '200', 'the old table is still in use');
+});
+
+test('the route hook sees who authenticated: user@realm after a 407, nobody for a call from outside', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'anysip-auth-hook-'));
+  const hook = join(dir, 'route.mjs');
+  writeFileSync(hook, "export default (req) => ({ status: 480, reason: 'Seen ' + (req.authenticated ?? 'nobody') });\n");
+  const { node, port } = await authNode('', `route_hook: ${hook}`);
+  const c = await client(port);
+  t.teardown(async () => {
+    c.close();
+    await node.stop();
+  });
+  const first = request(c, 'INVITE', 'sip:bob@example.com', { callId: 'hook-1', to: 'sip:bob@example.com' });
+  const offer = header(await c.request(first.text, first.branch), 'Proxy-Authenticate')[0]!;
+  const retry = request(c, 'INVITE', 'sip:bob@example.com', {
+    callId: 'hook-1',
+    cseq: 2,
+    to: 'sip:bob@example.com',
+    extra: [`Proxy-Authorization: ${answer(offer, { user: 'alice', password: 'wonderland', method: 'INVITE', uri: 'sip:bob@example.com' })}`],
+  });
+  t.is((await c.request(retry.text, retry.branch)).split('\r\n')[0], 'SIP/2.0 480 Seen alice@example.com');
+  const outside = request(c, 'INVITE', 'sip:bob@example.com', { from: 'sip:carol@elsewhere.example', to: 'sip:bob@example.com' });
+  t.is((await c.request(outside.text, outside.branch)).split('\r\n')[0], 'SIP/2.0 480 Seen nobody');
 });
