@@ -30,7 +30,7 @@ export class AuthModule {
   constructor(
     private readonly config: AuthConfig,
     secret: string | Buffer,
-    private readonly nodeId: number,
+    nodeId: number,
     private readonly clock: Clock,
     log: Logger,
   ) {
