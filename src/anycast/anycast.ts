@@ -8,6 +8,7 @@ import type { Bus, Membership } from '../cluster/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { TimerWheel } from '../tm/timer-wheel.js';
+import type { SipMessage } from '../sip/message.js';
 import type { Sender } from '../transport/types.js';
 import { AnycastGate } from './gate.js';
 import { AnycastMetrics } from './metrics.js';
@@ -28,6 +29,8 @@ export interface AnycastOptions {
   /** The node's drop counter (sip_drops_total{reason}). */
   drop: (reason: string) => void;
   events?: GateEvents;
+  /** receiver mode: the node a new request belongs to, when another layer knows (a digest retry: its nonce's issuer). */
+  ownerHint?: (req: SipMessage) => number | undefined;
 }
 
 export interface Anycast {
@@ -51,6 +54,7 @@ export function createAnycast(o: AnycastOptions): Anycast {
     transport: o.transport,
     relay: sender,
     events: o.events,
+    ...(o.ownerHint ? { ownerHint: o.ownerHint } : {}),
   });
   return { gate, sender, metrics };
 }

@@ -54,6 +54,12 @@ export interface GateDeps {
   /** The sender tm and proxy use (maps connections of other nodes). */
   relay: RelaySender;
   events?: GateEvents;
+  /**
+   * receiver mode: the node a new request belongs to, when a layer above knows it (src/auth: a
+   * retry after a digest challenge goes to the node that issued its nonce, the only one that
+   * accepts it). Every copy of the request, on whichever node, goes there: no query needed.
+   */
+  ownerHint?: (req: SipMessage) => number | undefined;
 }
 
 export class AnycastGate {
@@ -218,7 +224,13 @@ export class AnycastGate {
   }
 
   private receiverRoute(req: SipMessage, env: Envelope, tm: GateTm, key: string, lookup: string[]): void {
-    if (this.peers.length === 0) this.local(req, env, tm);
+    const hint = this.d.ownerHint?.(req);
+    if (hint !== undefined && hint !== this.selfId && this.alive(hint)) {
+      this.promise(key, hint, 2);
+      this.forwarder.forward(hint, req, env, false);
+      return;
+    }
+    if (hint === this.selfId || this.peers.length === 0) this.local(req, env, tm);
     else this.queries.ask(this.peers, req, env, key, lookup, this.selfId);
   }
 

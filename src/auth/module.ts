@@ -14,6 +14,7 @@ import { type ReplicaWiring, startReplicator } from '../replica/wiring.js';
 import type { SipMessage } from '../sip/message.js';
 import { AbuseGuard, type AbuseRecord } from './abuse.js';
 import { Authenticator } from './authenticator.js';
+import { parseDigestParams } from './digest.js';
 import { SubscriberFile } from './credentials.js';
 import { NonceCodec } from './nonce.js';
 import { AccessPolicy, type RequestFacts, type Verdict } from './policy.js';
@@ -26,6 +27,7 @@ export class AuthModule {
   replica: Replicator<AbuseRecord> | undefined;
   private membership: Membership | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly nonces: NonceCodec;
 
   constructor(
     private readonly config: AuthConfig,
@@ -44,9 +46,27 @@ export class AuthModule {
     );
     this.subscribers = config.subscribers ? new SubscriberFile(config.subscribers) : undefined;
     const nonces = new NonceCodec(secret, nodeId, randomBytes(4).readUInt32BE(0), now);
+    this.nonces = nonces;
     const digest = { algorithms: config.algorithms, nonce_expires: config.nonce_expires, max_nonces: config.max_nonces };
     this.authenticator = this.subscribers ? new Authenticator(digest, this.subscribers, nonces, now, (user) => this.guard.isLocked(user)) : undefined;
     this.policy = new AccessPolicy({ ...config, relay_open: config.open_relay }, this.authenticator, (source, user) => this.guard.authFailed(source, user));
+  }
+
+  /**
+   * The node that issued the nonce of the request's credentials (authentic, of any boot), for the
+   * anycast gate in `receiver` mode: only that node accepts it. Undefined without credentials of ours.
+   */
+  issuerOf(req: SipMessage): number | undefined {
+    for (const name of ['authorization', 'proxy-authorization']) {
+      for (const value of req.getAll(name)) {
+        const parsed = parseDigestParams(value);
+        const nonce = 'params' in parsed ? parsed.params.get('nonce') : undefined;
+        if (nonce === undefined) continue;
+        const r = this.nonces.check(nonce);
+        if (r.info) return r.info.issuer;
+      }
+    }
+    return undefined;
   }
 
   /** Replicate counts and bans over the bus. Must run before membership starts (the join gate). */

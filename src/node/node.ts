@@ -271,6 +271,7 @@ export class Node {
       registry: this.metrics.registry,
       drop: (reason) => this.metrics.drop(reason),
       events: this.opts.anycastEvents,
+      ...(this.auth ? { ownerHint: (req: SipMessage) => this.auth!.issuerOf(req) } : {}),
     });
     this.anycast.gate.attach(this.tm, (data, env) => ingress.receive(data, env));
     this.out = this.anycast.sender;
