@@ -4,6 +4,8 @@
 //   challenge   the 401: a nonce issued, two WWW-Authenticate values
 //   verify-md5  parse the credentials, check the response, the nonce and its nonce-count (MD5)
 //   verify-sha  the same with SHA-256
+//   wrong-pass  a known user with a wrong password (403)
+//   unknown     an unknown user (403): must cost what wrong-pass costs, or timing tells users apart
 // Run: npx tsx bench/auth/run.ts [--ms 1000]. Writes nothing: paste what it prints into
 // bench/auth/RESULTS.md with the command.
 
@@ -20,23 +22,25 @@ const arg = (name: string, dflt: number) => {
 };
 const MS = arg('ms', 1000);
 
+// As SubscriberFile holds them: HA1s computed once, looked up per request.
+const HA1 = new Map(['MD5', 'SHA-256'].map((alg) => [`alice\nexample.com\n${alg}`, computeHa1(alg as DigestAlgorithm, 'alice', 'example.com', 'wonderland')]));
 const store: CredentialStore = {
-  ha1: (user, realm, alg) => (user === 'alice' ? computeHa1(alg, user, realm, 'wonderland') : undefined),
+  ha1: (user, realm, alg) => HA1.get(`${user}\n${realm}\n${alg}`),
   size: 1,
 };
 const now = () => Date.now();
 const nonces = new NonceCodec('bench-secret-0123456789', 1, 7, now);
 const auth = new Authenticator({ algorithms: ['MD5', 'SHA-256'], nonce_expires: 300, max_nonces: 1_000_000 }, store, nonces, now);
 
-function register(alg: DigestAlgorithm, nonce: string, nc: number): Buffer {
+function register(alg: DigestAlgorithm, nonce: string, nc: number, user = 'alice', password = 'wonderland'): Buffer {
   const H = (s: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
   const ncHex = nc.toString(16).padStart(8, '0');
-  const response = H(`${H('alice:example.com:wonderland')}:${nonce}:${ncHex}:c0ffee:auth:${H('REGISTER:sip:example.com')}`);
+  const response = H(`${H(`${user}:example.com:${password}`)}:${nonce}:${ncHex}:c0ffee:auth:${H('REGISTER:sip:example.com')}`);
   return Buffer.from(
     'REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-bench\r\nMax-Forwards: 70\r\n' +
       'From: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@example.com>\r\nCall-ID: bench-1\r\nCSeq: 2 REGISTER\r\n' +
       'Contact: <sip:alice@198.51.100.7:5060>\r\nExpires: 3600\r\n' +
-      `Authorization: Digest username="alice", realm="example.com", nonce="${nonce}", uri="sip:example.com", response="${response}", algorithm=${alg}, qop=auth, nc=${ncHex}, cnonce="c0ffee"\r\n` +
+      `Authorization: Digest username="${user}", realm="example.com", nonce="${nonce}", uri="sip:example.com", response="${response}", algorithm=${alg}, qop=auth, nc=${ncHex}, cnonce="c0ffee"\r\n` +
       'Content-Length: 0\r\n\r\n',
   );
 }
@@ -60,6 +64,8 @@ const prepared = (alg: DigestAlgorithm) => {
 let md5 = prepared('MD5');
 let sha = prepared('SHA-256');
 const text = register('MD5', nonces.issue(300), 1);
+const wrong = parseMessage(register('MD5', nonces.issue(300), 1, 'alice', 'guess'));
+const unknown = parseMessage(register('MD5', nonces.issue(300), 1, 'mallory', 'wonderland'));
 
 let ok = 0;
 let next = 0;
@@ -69,6 +75,8 @@ const cases: Record<string, (i: number) => void> = {
   challenge: () => void auth.authenticate(md5[0]!, 'registrar', 'other.example'),
   'verify-md5': () => void (auth.authenticate(md5[next++ % N]!, 'registrar', 'example.com').kind === 'ok' && ok++),
   'verify-sha': () => void (auth.authenticate(sha[next++ % N]!, 'registrar', 'example.com').kind === 'ok' && ok++),
+  'wrong-pass': () => void auth.authenticate(wrong, 'registrar', 'example.com'),
+  unknown: () => void auth.authenticate(unknown, 'registrar', 'example.com'),
 };
 // Two rounds in turn, the better of each: the order in which V8 warms up is not the figure.
 const results: Record<string, number> = {};
@@ -86,3 +94,4 @@ for (let round = 0; round < 2; round++) {
 const base = results.parse;
 for (const [name, r] of Object.entries(results)) console.log(`${name.padEnd(11)} ${Math.round(r).toString().padStart(9)} /s  ${(1e6 / r).toFixed(2).padStart(7)} us  ${(base / r).toFixed(2)}x parse`);
 console.log(`accepted verifications in the last round: ${ok} (each a first use of its nonce-count)`);
+console.log(`unknown user / wrong password: ${(results['wrong-pass']! / results.unknown!).toFixed(2)}x the time`);
