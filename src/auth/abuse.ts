@@ -148,6 +148,15 @@ export class AbuseGuard {
     return out;
   }
 
+  /** The busiest sources this node counted in the current rate window, busiest first (what /status shows as `rates`). */
+  topSources(n = 10): Array<{ source: string; requests: number }> {
+    const windowMs = this.settings.rate.window * 1000;
+    const window = Math.floor(this.clock.now() / windowMs) * windowMs;
+    const out: Array<{ source: string; requests: number }> = [];
+    for (const [k, v] of this.local) if (k.startsWith('r\n') && v.window === window) out.push({ source: k.slice(2), requests: v.count });
+    return out.sort((a, b) => b.requests - a.requests).slice(0, n);
+  }
+
   get lockedUsers(): number {
     let n = 0;
     for (const r of this.table.entries()) if (r.key.startsWith('l\n')) n++;

@@ -157,6 +157,8 @@ export class AuthModule {
       algorithms: this.config.algorithms,
       open_relay: this.config.open_relay,
       bans: this.guard.bans(),
+      // This node's own counts in the current rate window (each node counts what reached it first).
+      rates: this.guard.topSources(),
       ...(this.replica ? { sync: this.replica.sync } : {}),
     };
   }

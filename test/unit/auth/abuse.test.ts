@@ -29,6 +29,11 @@ test('one node: a source over its rate is banned until the ban ends', (t) => {
   t.true(g!.isBanned('192.0.2.9'));
   t.false(g!.isBanned('192.0.2.10'), 'another source is not');
   t.like(g!.bans()[0], { source: '192.0.2.9', reason: 'rate', by: 1 });
+  g!.request('192.0.2.10');
+  t.deepEqual(g!.topSources(), [
+    { source: '192.0.2.9', requests: 31 },
+    { source: '192.0.2.10', requests: 1 },
+  ], 'the busiest sources of this window, busiest first');
   at.t += 61_000;
   t.false(g!.isBanned('192.0.2.9'), 'the ban has ended');
 });
