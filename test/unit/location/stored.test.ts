@@ -2,21 +2,9 @@ import test from 'ava';
 import type { Binding } from '../../../src/location/binding.js';
 import { LocationService } from '../../../src/location/location.js';
 import { EMPTY_PATH, ownString, sharedString, storedBinding } from '../../../src/location/stored.js';
+import { binding } from './fixtures.js';
 
-const full: Binding = {
-  aor: 'sip:alice@example.com',
-  contact: 'sip:alice@192.0.2.1:5062;transport=tcp',
-  q: 0.5,
-  qText: '0.5',
-  expiresAt: 1_060_000,
-  callId: 'c1',
-  cseq: 7,
-  path: ['<sip:edge.example.com;lr>'],
-  source: { transport: 'tcp', address: '192.0.2.1', port: 5062, socketId: 'sip-tcp', connectionId: 42, node: 3 },
-  userAgent: 'phone/1',
-  instance: '"<urn:uuid:00000000-0000-0000-0000-000000000001>"',
-  regId: 1,
-};
+const full: Binding = binding();
 
 test('a stored binding has the same content as the one written, with or without its optional fields', (t) => {
   t.deepEqual(storedBinding(full), full);
