@@ -85,9 +85,12 @@ export function startWatch(d, everyMs = 100) {
   let lastS = '';
   let lastStatesAt = 0;
   const sample = () => {
-    const t = Date.now();
     const ospf = anycastNexthops(d.router.ns, d.anycast).map((h) => d.nodes.find((n) => n.routerIface === h.dev)?.name ?? h.dev).sort();
     const spray = d.mode === 'per-packet' ? d.nodes.filter((n) => anycastNexthops(d.router.ns, d.anycast, n.table).length > 0).map((n) => n.name) : undefined;
+    // Stamped once the tables were read: the change happened by then. A stamp taken before the read
+    // (`ip route` takes a few ms) could precede the change, and count a packet the old route still
+    // carried as one sent after it (a drain test once saw one INVITE "after" the withdrawal so).
+    const t = Date.now();
     const key = JSON.stringify([ospf, spray]);
     if (key !== lastR) {
       routes.push({ t, ospf, ...(spray ? { spray } : {}) });
