@@ -2,6 +2,7 @@
 // really came from, and its encoding as a replicated record (src/replica).
 
 import { pb } from '../bin-proto/proto.js';
+import type { SipMessage } from '../sip/message.js';
 import type { Destination, TransportName } from '../transport/types.js';
 import type { TableKind } from '../replica/types.js';
 import { EMPTY_PATH, sharedString } from './stored.js';
@@ -37,6 +38,11 @@ export interface Binding {
 /** An RFC 5626 flow: a binding with +sip.instance and reg-id. */
 export function isOutboundFlow(b: Binding): boolean {
   return b.instance !== undefined && b.regId !== undefined;
+}
+
+/** The UA said `Supported: outbound` (RFC 5626 6). */
+export function supportsOutbound(req: SipMessage): boolean {
+  return req.getAll('supported').some((tag) => tag.toLowerCase() === 'outbound');
 }
 
 const TRANSPORTS: ReadonlySet<string> = new Set(['udp', 'tcp', 'ws']);

@@ -10,6 +10,7 @@
 
 import type { Clock } from '../core/clock.js';
 import type { SipMessage } from '../sip/message.js';
+import { formatEndpoint } from '../transport/address.js';
 import type { Destination, Sender } from '../transport/types.js';
 import type { Binding } from './binding.js';
 import type { LocationService } from './location.js';
@@ -104,8 +105,7 @@ export class Keepalives {
    */
   private options(b: Binding, to: Destination): Buffer {
     const sock = this.sender.socketFor(to);
-    const host = sock.advertise ?? sock.address;
-    const sentBy = `${host.includes(':') ? `[${host}]` : host}:${sock.port}`;
+    const sentBy = formatEndpoint(sock.advertise ?? sock.address, sock.port);
     const id = `${this.location.selfId}-${(++this.seq).toString(36)}`;
     return Buffer.from(
       `OPTIONS ${b.contact} SIP/2.0\r\n` +

@@ -5,7 +5,7 @@
 import type { Clock } from '../core/clock.js';
 import { ReplicaTable } from '../replica/table.js';
 import type { StoredRecord } from '../replica/types.js';
-import { normalizeHost } from '../sip/host.js';
+import { namesEndpoint } from '../sip/host.js';
 import { parseUri, uriKey } from '../sip/uri.js';
 import { type Binding, type BindingSource, locationKind } from './binding.js';
 import { storedBinding } from './stored.js';
@@ -93,8 +93,7 @@ export class LocationService {
     const flow = (b.instance !== undefined && b.regId !== undefined) || src.nat === true;
     if (src.transport === 'tcp') {
       const uri = parseUri(b.contact);
-      const same = normalizeHost(uri.host) === src.address.toLowerCase() && (uri.port ?? 5060) === src.port;
-      return same || flow ? this.connectionOf(b) : undefined;
+      return flow || namesEndpoint(uri.host, uri.port, src.address, src.port) ? this.connectionOf(b) : undefined;
     }
     if (!flow) return undefined;
     return { transport: 'udp', address: src.address, port: src.port, ...(src.socketId ? { socketId: src.socketId } : {}) };

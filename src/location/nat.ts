@@ -8,7 +8,7 @@
 // gateway registering a core host's address) has one too, but its Contact is
 // not its own Via's host, and must be dialled as written.
 
-import { normalizeHost } from '../sip/host.js';
+import { namesEndpoint, normalizeHost } from '../sip/host.js';
 import type { SipUri, Via } from '../sip/types.js';
 import type { Envelope } from '../transport/types.js';
 
@@ -21,7 +21,6 @@ export function registeredFromBehindNat(via: Via, contact: SipUri, env: Envelope
 /** The sender of a request (its top Via and Contact) wrote its own address, and a NAT changed it on the way. */
 export function sentFromBehindNat(via: Via, contact: SipUri, env: Envelope): boolean {
   if (env.transport === 'ws') return false;
-  const viaHost = normalizeHost(via.host);
-  if (normalizeHost(contact.host) !== viaHost) return false;
-  return viaHost !== env.remote.address.toLowerCase() || (via.port ?? 5060) !== env.remote.port;
+  if (normalizeHost(contact.host) !== normalizeHost(via.host)) return false;
+  return !namesEndpoint(via.host, via.port, env.remote.address, env.remote.port);
 }

@@ -13,7 +13,7 @@
 import { createHmac } from 'node:crypto';
 import { sentFromBehindNat } from '../location/nat.js';
 import { parseNameAddr } from '../sip/headers.js';
-import { normalizeHost } from '../sip/host.js';
+import { namesEndpoint } from '../sip/host.js';
 import type { SipMessage } from '../sip/message.js';
 import { localFlows, type Destination, type Envelope, type FlowMap } from '../transport/types.js';
 
@@ -143,7 +143,7 @@ function contactUri(req: SipMessage) {
 /** The request's Contact is the address its connection came from: the peer listens nowhere else (or is behind NAT). */
 function contactIsSource(req: SipMessage, env: Envelope): boolean {
   const uri = contactUri(req);
-  return uri === undefined || (normalizeHost(uri.host) === env.remote.address.toLowerCase() && (uri.port ?? 5060) === env.remote.port);
+  return uri === undefined || namesEndpoint(uri.host, uri.port, env.remote.address, env.remote.port);
 }
 
 /** A UDP peer behind NAT (location/nat.ts): its Contact cannot be reached, its source can. */

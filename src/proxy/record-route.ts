@@ -6,6 +6,7 @@
 // twice, so each side's entry can carry its own. A REGISTER we relay to
 // another registrar gets a Path entry (RFC 3327) with the token of its flow.
 
+import { supportsOutbound } from '../location/binding.js';
 import type { SipMessage } from '../sip/message.js';
 import type { Destination, Envelope, SocketSpec } from '../transport/types.js';
 import type { FlowTokens } from './flow-token.js';
@@ -46,8 +47,7 @@ export function stampRoutes(req: SipMessage, inbound: SipMessage, env: Envelope,
 
 /** RFC 5626 6: Supported: outbound and a Contact with reg-id. */
 function asksForOutbound(req: SipMessage): boolean {
-  if (!req.getAll('supported').some((s) => s.split(',').some((t) => t.trim().toLowerCase() === 'outbound'))) return false;
-  return req.getAll('contact').some((c) => /;\s*reg-id\s*=/i.test(c));
+  return supportsOutbound(req) && req.getAll('contact').some((c) => /;\s*reg-id\s*=/i.test(c));
 }
 
 /**

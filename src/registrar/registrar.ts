@@ -8,7 +8,7 @@ import { buildLocalResponse, type ToTagKey } from '../sip/local-response.js';
 import { parseUri, uriKey } from '../sip/uri.js';
 import type { NameAddr } from '../sip/types.js';
 import type { Envelope } from '../transport/types.js';
-import type { Binding } from '../location/binding.js';
+import { supportsOutbound, type Binding } from '../location/binding.js';
 import type { LocationService } from '../location/location.js';
 import { aorOf } from '../location/aor.js';
 import { registeredFromBehindNat } from '../location/nat.js';
@@ -79,7 +79,7 @@ export class Registrar {
     // Work on a copy; nothing is written unless the whole REGISTER is accepted.
     const bindings = this.location.lookup(aor, now).map((b) => ({ b, key: uriKey(parseUri(b.contact)) }));
     const path = req.getAll('path');
-    const outbound = req.getAll('supported').some((s) => s.toLowerCase() === 'outbound');
+    const outbound = supportsOutbound(req);
     // RFC 5626 6: an outbound REGISTER through an edge proxy that did not mark its Path with `ob`.
     const firstHop = path.length ? parseNameAddr(path[path.length - 1]!) : undefined;
     const wantsFlow = outbound && contacts.some((c) => c.params.get('+sip.instance') && c.params.get('reg-id'));

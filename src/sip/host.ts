@@ -6,6 +6,11 @@ export function normalizeHost(host: string): string {
   return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
 }
 
+/** The host and port a URI or Via names (no port: 5060) are this address and port: where a message came from. */
+export function namesEndpoint(host: string, port: number | undefined, address: string, actualPort: number): boolean {
+  return normalizeHost(host) === address.toLowerCase() && (port ?? 5060) === actualPort;
+}
+
 export function isIpLiteral(host: string): boolean {
   const h = normalizeHost(host);
   return h.includes(':') || /^\d{1,3}(\.\d{1,3}){3}$/.test(h);
