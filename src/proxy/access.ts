@@ -6,11 +6,20 @@
 import type { SipMessage } from '../sip/message.js';
 import type { SipUri } from '../sip/types.js';
 import type { RequestFacts } from '../auth/policy.js';
-import type { FlowTokens } from './flow-token.js';
+import type { FlowRef, FlowTokens } from './flow-token.js';
 import type { LocalAddresses } from './local-address.js';
 import type { RouteEntry } from './route-table.js';
 
-export function requestFacts(req: SipMessage, ruri: SipUri, ours: SipUri[], local: LocalAddresses, routes: readonly RouteEntry[], flows: FlowTokens): RequestFacts {
+/** `tokens`: what FlowTokens.decodeAll made of `ours`. */
+export function requestFacts(
+  req: SipMessage,
+  ruri: SipUri,
+  ours: SipUri[],
+  tokens: ReadonlyArray<FlowRef | undefined>,
+  local: LocalAddresses,
+  routes: readonly RouteEntry[],
+  flows: FlowTokens,
+): RequestFacts {
   const from = req.from.uri;
   const to = req.to.uri;
   const tag = ours.length ? flows.routeTag(req.callId) : '';
@@ -19,7 +28,7 @@ export function requestFacts(req: SipMessage, ruri: SipUri, ours: SipUri[], loca
     fromLocal: local.isLocalDomain(from),
     fromHost: from.host.toLowerCase(),
     toHost: to.host.toLowerCase(),
-    followsOurRoute: ours.some((u) => u.params.get('d') === tag || flows.decode(u.user) !== undefined),
+    followsOurRoute: ours.some((u, i) => u.params.get('d') === tag || tokens[i] !== undefined),
     foreignRoute: req.has('route'),
   };
 }

@@ -15,6 +15,7 @@ import { sentFromBehindNat } from '../location/nat.js';
 import { parseNameAddr } from '../sip/headers.js';
 import { namesEndpoint } from '../sip/host.js';
 import type { SipMessage } from '../sip/message.js';
+import type { SipUri } from '../sip/types.js';
 import { localFlows, type Destination, type Envelope, type FlowMap } from '../transport/types.js';
 
 const MAC_CHARS = 8;
@@ -104,6 +105,11 @@ export class FlowTokens {
       connectionId,
       dialable: kind === 'td',
     };
+  }
+
+  /** The tokens in the user parts of our Route entries, one per entry (undefined: none, or not ours). Decoded once per request. */
+  decodeAll(ours: readonly SipUri[]): Array<FlowRef | undefined> {
+    return ours.map((u) => (u.user ? this.decode(u.user) : undefined));
   }
 
   /** The request arrived on the flow `ref` names (whichever node relayed it here). */

@@ -213,10 +213,11 @@ export class Proxy implements TransactionUser, ContextHost {
     const ruri = parseUriShared(req.uri);
     // After a double Record-Route, leave from the socket our other entry names (the side the next hop is on).
     const socketId = this.socketChoice.fromRoute(ours, env) ?? this.socketChoice.offAnycast(req, env);
+    const tokens = this.d.flows.decodeAll(ours);
     // OPTIONS to us (a phone's keep-alive, a monitor) needs no credentials; anything else asks the policy.
     const toUs = this.d.local.isMe(ruri) && !ruri.user && !req.has('route');
     if (this.d.access && !(toUs && req.method === 'OPTIONS')) {
-      const verdict = this.d.access(req, env.remote.address, requestFacts(req, ruri, ours, this.d.local, this.d.routes, this.d.flows));
+      const verdict = this.d.access(req, env.remote.address, requestFacts(req, ruri, ours, tokens, this.d.local, this.d.routes, this.d.flows));
       if (verdict.kind !== 'pass') return this.refuse(server, verdict);
       ctx.authenticated = verdict.user;
     }
@@ -225,7 +226,7 @@ export class Proxy implements TransactionUser, ContextHost {
     if (req.has('route')) return ctx.start([[{ socketId }]]);
     // Our Record-Route named the TCP/WS connection of the other side: that is where it goes. Gone,
     // it is 430 Flow Failed (RFC 5626 5.3), unless the peer can be dialled as its request reads.
-    const flow = this.flowTarget(ours, env);
+    const flow = this.flowTarget(tokens, env);
     if (flow) return ctx.start([[{ destination: flow.destination, flow: true, alternates: flow.dialable ? [{ socketId }] : [] }]]);
 
     // Only a To tag makes a request in-dialog; a pre-loaded Route to us (an outbound proxy
@@ -313,14 +314,9 @@ export class Proxy implements TransactionUser, ContextHost {
     return resolveUri(uri, socketId);
   }
 
-  /** The connection named by a flow token of ours, unless it is the one the request came on. */
-  private flowTarget(ours: SipUri[], env: Envelope): FlowRef | undefined {
-    for (const { user } of ours) {
-      if (!user) continue;
-      const ref = this.d.flows.decode(user);
-      if (ref && !this.d.flows.isArrival(ref, env)) return ref;
-    }
-    return undefined;
+  /** The flow named by a token of ours, unless it is the one the request came on. */
+  private flowTarget(tokens: ReadonlyArray<FlowRef | undefined>, env: Envelope): FlowRef | undefined {
+    return tokens.find((ref) => ref !== undefined && !this.d.flows.isArrival(ref, env));
   }
 
   private sendAck(req: SipMessage, dest: Destination): void {
@@ -338,11 +334,12 @@ export class Proxy implements TransactionUser, ContextHost {
       const mf = req.get('max-forwards');
       if (mf !== undefined && parseMaxForwards(mf) === 0) return this.d.counters.drop('ack_max_forwards');
       const { ours } = preprocessRoute(req, this.d.local);
+      const tokens = this.d.flows.decodeAll(ours);
       // An ACK cannot be challenged: one that would be relayed for someone the policy refuses is dropped.
-      if (this.d.access?.(req, env.remote.address, requestFacts(req, parseUriShared(req.uri), ours, this.d.local, this.d.routes, this.d.flows)).kind === 'refused') {
+      if (this.d.access?.(req, env.remote.address, requestFacts(req, parseUriShared(req.uri), ours, tokens, this.d.local, this.d.routes, this.d.flows)).kind === 'refused') {
         return this.d.counters.drop('ack_refused');
       }
-      const flow = req.has('route') ? undefined : this.flowTarget(ours, env);
+      const flow = req.has('route') ? undefined : this.flowTarget(tokens, env);
       if (!flow && !req.has('route') && this.d.local.isMe(parseUriShared(req.uri))) return this.d.counters.drop('ack_for_us');
       decrementMaxForwards(req, this.d.settings.max_forwards);
       const socketId = this.socketChoice.fromRoute(ours, env) ?? this.socketChoice.offAnycast(req, env) ?? this.socketChoice.sameSide(req, env);
