@@ -77,13 +77,15 @@ export class AccessPolicy {
       this.counters.relay_refused++;
       return { kind: 'refused', status: 403, reason: 'Registration Needs A Subscriber' };
     }
-    if (this.auth && req.method === 'REGISTER' && f.ruriLocal && this.settings.register) {
-      const r = this.auth.authenticate(req, 'registrar', this.settings.realm ?? f.toHost);
-      if (r.kind === 'failed') this.onFailure(source, r.user);
-      if (r.kind !== 'ok') return r;
-      user = `${r.user}@${r.realm}`;
-    } else if (this.auth && f.fromLocal && this.settings.local_users && req.toTag === undefined) {
-      const r = this.auth.authenticate(req, 'proxy', this.settings.realm ?? f.fromHost);
+    // A REGISTER for our domain answers to the registrar (401), an initial request from our user to the proxy (407).
+    const role =
+      req.method === 'REGISTER' && f.ruriLocal && this.settings.register
+        ? ('registrar' as const)
+        : f.fromLocal && this.settings.local_users && req.toTag === undefined
+          ? ('proxy' as const)
+          : undefined;
+    if (this.auth && role) {
+      const r = this.auth.authenticate(req, role, this.settings.realm ?? (role === 'registrar' ? f.toHost : f.fromHost));
       if (r.kind === 'failed') this.onFailure(source, r.user);
       if (r.kind !== 'ok') return r;
       user = `${r.user}@${r.realm}`;
