@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/log.js';
 import { Node } from '../../src/node/node.js';
-import { freePort } from './harness.js';
+import { allUp, clusterSection, freePort, waitFor } from './harness.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
@@ -33,22 +33,12 @@ auth: { subscribers: ${subscribers} }
 anycast: { mode: ${mode} }
 admin: { enabled: false }
 log: { level: fatal }
-cluster:
-  secret: auth-cluster-e2e-secret-0123
-  bus: { address: 127.0.0.1, port: ${p.bus} }
-  peers: [${ports.map((q, j) => `{ id: ${j + 1}, address: 127.0.0.1, port: ${q.bus} }`).join(', ')}]
-  heartbeat_interval: 50
-  failure_timeout: 300
-`;
+${clusterSection(i + 1, ports.map((q) => ({ address: '127.0.0.1', bus: q.bus })), 'auth-cluster-e2e-secret-0123')}`;
       const node = new Node(parseConfig(yaml, `ac-${i + 1}.yaml`), { log: silentLogger() });
       await node.start();
       nodes.push(node);
     }
-    const end = Date.now() + 5000;
-    while (!nodes.every((x) => x.cluster!.membership.upNodes().length === 3)) {
-      if (Date.now() > end) throw new Error('three nodes up: timed out');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(() => allUp(nodes, 3), 5000, 'three nodes up');
     const socket = createSocket('udp4');
     await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
     t.teardown(() => socket.close());

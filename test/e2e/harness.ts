@@ -195,3 +195,30 @@ export async function spawnNode(yaml: string, adminPort: number, opts: { nofile?
     },
   };
 }
+
+/**
+ * The `cluster:` section of one in-process node of a loopback cluster, with the fast failure
+ * detection the tests want. `members`: every node's bus address and port, node id = index + 1.
+ */
+export function clusterSection(id: number, members: ReadonlyArray<{ address: string; bus: number }>, secret: string, extra = ''): string {
+  const me = members[id - 1]!;
+  return `cluster:
+  secret: ${secret}
+  bus: { address: ${me.address}, port: ${me.bus} }
+  peers: [${members.map((m, i) => `{ id: ${i + 1}, address: ${m.address}, port: ${m.bus} }`).join(', ')}]
+  heartbeat_interval: 50
+  failure_timeout: 300
+${extra}`;
+}
+
+/** Poll `cond` every 20 ms; throw, naming `what`, after `ms`. */
+export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Every node sees `n` nodes up. */
+export const allUp = (nodes: ReadonlyArray<Node>, n: number): boolean => nodes.every((x) => x.cluster!.membership.upNodes().length === n);

@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/log.js';
 import { Node } from '../../src/node/node.js';
 import { runLocation } from '../../src/cli/location.js';
-import { freePort } from './harness.js';
+import { allUp, clusterSection, freePort, waitFor } from './harness.js';
 import { tcpPhone } from './tcp-phone.js';
 import { udpPhone, type UdpPhone } from './udp-phone.js';
 
@@ -27,22 +27,7 @@ listen:
   - { id: sip-tcp, transport: tcp, address: 127.0.0.1, port: ${p.tcp} }
 admin: { enabled: false }
 log: { level: fatal }
-cluster:
-  secret: e2e-location-cluster-secret
-  bus: { address: 127.0.0.1, port: ${p.bus} }
-  peers: [${ports.map((q, i) => `{ id: ${i + 1}, address: 127.0.0.1, port: ${q.bus} }`).join(', ')}]
-  heartbeat_interval: 50
-  failure_timeout: 300
-  rejoin_after: 100
-`;
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+${clusterSection(id, ports.map((q) => ({ address: '127.0.0.1', bus: q.bus })), 'e2e-location-cluster-secret', '  rejoin_after: 100\n')}`;
 }
 
 async function cluster(n: number, extra = ''): Promise<{ ports: Ports[]; nodes: Node[]; start(id: number): Promise<Node> }> {
@@ -59,7 +44,6 @@ async function cluster(n: number, extra = ''): Promise<{ ports: Ports[]; nodes: 
   return { ports, nodes, start };
 }
 
-const allUp = (nodes: Node[], n: number) => nodes.every((x) => x.cluster!.membership.upNodes().length === n);
 
 test('a user registered through any node is reached through every node; a restarted node syncs before it is up', async (t) => {
   const c = await cluster(3);

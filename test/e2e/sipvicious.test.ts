@@ -15,7 +15,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/log.js';
 import { Node } from '../../src/node/node.js';
 import { systemCommand } from '../../scripts/ensure-system-tools.mjs';
-import { freePort } from './harness.js';
+import { allUp, clusterSection, freePort, waitFor } from './harness.js';
 
 const SV = ['svwar', 'svcrack', 'svmap'] as const;
 for (const tool of SV) {
@@ -55,10 +55,7 @@ async function nodes(n: number, auth: string): Promise<Cluster> {
   const bus = await Promise.all(addresses.map(() => freePort()));
   const list: Node[] = [];
   for (const [i, address] of addresses.entries()) {
-    const cluster =
-      n > 1
-        ? `cluster:\n  secret: sipvicious-cluster-secret-0123\n  bus: { address: ${address}, port: ${bus[i]} }\n  peers: [${addresses.map((a, j) => `{ id: ${j + 1}, address: ${a}, port: ${bus[j]} }`).join(', ')}]\n  heartbeat_interval: 50\n  failure_timeout: 300\n`
-        : '';
+    const cluster = n > 1 ? clusterSection(i + 1, addresses.map((a, j) => ({ address: a, bus: bus[j]! })), 'sipvicious-cluster-secret-0123') : '';
     const yaml = `node: { id: ${i + 1}, branch_secret: sipvicious-branch-secret-0123 }
 listen:
   - { id: udp, transport: udp, address: ${address}, port: ${port} }
@@ -74,11 +71,7 @@ ${cluster}`;
     await node.start();
     list.push(node);
   }
-  const end = Date.now() + 5000;
-  while (n > 1 && !list.every((x) => x.cluster!.membership.upNodes().length === n)) {
-    if (Date.now() > end) throw new Error('the cluster did not come up');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  if (n > 1) await waitFor(() => allUp(list, n), 5000, `${n} nodes up`);
   return { nodes: list, port, addresses, stop: async () => void (await Promise.all(list.map((x) => x.stop()))) };
 }
 
