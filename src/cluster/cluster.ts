@@ -119,7 +119,7 @@ export class Cluster {
       epoch: this.bus.epoch,
       bus: { address: this.bus.address, port: this.bus.port },
       self: { id: this.bus.selfId, name: members.get(this.bus.selfId)?.name ?? '', state: this.membership.ownState },
-      up: this.membership.upNodes(),
+      up: [...this.membership.upNodes()],
       frames_in: bus.frames_in,
       frames_out: bus.frames_out,
       drops: bus.drops,

@@ -77,6 +77,8 @@ export class ClusterMembership implements Membership, JoinGate {
   private readonly listeners = new Set<(c: MembershipChange) => void>();
   private selfState: OwnState = 'joining';
   private viewNo = 1;
+  /** upNodes() of the current view; undefined once the view changes (changed()). */
+  private upCache: number[] | undefined;
   private startedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly selfName: string;
@@ -161,11 +163,17 @@ export class ClusterMembership implements Membership, JoinGate {
     return [...this.holds].map((t) => t.replace(/#\d+$/, ''));
   }
 
-  upNodes(): number[] {
+  /**
+   * Ascending, self included when up. Built once per view, not per call: the anycast gate and the
+   * abuse counters ask for it on every request. A new array on each change, so a caller holding
+   * an old one keeps what it saw; callers must not change it.
+   */
+  upNodes(): readonly number[] {
+    if (this.upCache) return this.upCache;
     const out: number[] = [];
     if (this.selfState === 'up') out.push(this.selfId);
     for (const m of this.byId.values()) if (m.state === 'up') out.push(m.id);
-    return out.sort((a, b) => a - b);
+    return (this.upCache = out.sort((a, b) => a - b));
   }
 
   state(id: number): NodeState | undefined {
@@ -311,6 +319,7 @@ export class ClusterMembership implements Membership, JoinGate {
 
   /** One change, one view: logged (one line each, info or above) and told to the listeners. */
   private changed(node: number, from: NodeState, to: NodeState, silentMs?: number): void {
+    this.upCache = undefined;
     this.viewNo++;
     const change: MembershipChange = { view: this.viewNo, node, from, to };
     const view = this.viewNo;

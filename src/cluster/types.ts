@@ -29,7 +29,7 @@ export interface Membership {
   /** Current view number (starts at 1). */
   readonly view: number;
   /** Ids of nodes in state `up`, self included when up, ascending. */
-  upNodes(): number[];
+  upNodes(): readonly number[];
   state(id: number): NodeState | undefined;
   members(): MemberInfo[];
   onChange(listener: (change: MembershipChange) => void): () => void;
