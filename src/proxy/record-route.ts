@@ -32,6 +32,8 @@ export function stampRoutes(req: SipMessage, inbound: SipMessage, env: Envelope,
     const inSock = d.socketById(env.socketId);
     const outSock = d.socketFor(dest);
     const { inbound: inFlow, outbound: outFlow } = d.flows.forRecordRoute(inbound, env, dest);
+    // Tagged on every node, with or without an access policy: a dialog set up before auth is
+    // turned on (a rolling restart) must still have its BYE let through afterwards.
     const tag = d.flows.routeTag(inbound.callId);
     for (const rr of recordRoutes(inSock ?? outSock, outSock, inFlow, outFlow, d.anycastFor, tag).reverse()) req.prepend('Record-Route', rr);
     return;
